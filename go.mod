@@ -1,0 +1,3 @@
+module github.com/ledgerline/ledgerline
+
+go 1.26

@@ -1,0 +1,194 @@
+// Package eventstore connects Ledgerline to its system of record: one JetStream
+// stream that keeps every event for ever.
+//
+// With no NATS URL configured it starts an embedded nats-server with JetStream,
+// storing under the data dir, and connects to it in-process. The stream is created
+// (or its settings updated) at start: file storage, no age, size or count limit,
+// delete and purge denied, the duplicate window and replica count from config.
+// See package envelope for the subject scheme.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerline/ledgerline/platform/config"
+	"github.com/ledgerline/ledgerline/platform/envelope"
+)
+
+// Store is a NATS connection, its JetStream context and the event stream.
+type Store struct {
+	Conn   *nats.Conn
+	JS     jetstream.JetStream
+	Stream jetstream.Stream
+	Name   string
+	server *server.Server
+}
+
+// Open connects (starting the embedded server if cfg.NATSURL is empty) and makes
+// sure the event stream exists with the configured settings.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Store, error) {
+	var (
+		nc  *nats.Conn
+		srv *server.Server
+		err error
+	)
+	opts := []nats.Option{
+		nats.Name("ledgerline"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+	}
+	if cfg.NATSURL == "" {
+		srv, err = StartEmbedded(filepath.Join(cfg.DataDir, "nats"), cfg.NATSListen, cfg.Stream.SyncAlways)
+		if err != nil {
+			return nil, err
+		}
+		nc, err = nats.Connect("", append(opts, nats.InProcessServer(srv))...)
+		log.Info("embedded nats-server ready", "url", srv.ClientURL(), "store", filepath.Join(cfg.DataDir, "nats"))
+	} else {
+		nc, err = nats.Connect(cfg.NATSURL, opts...)
+	}
+	if err != nil {
+		if srv != nil {
+			srv.Shutdown()
+		}
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	s := &Store{Conn: nc, server: srv, Name: cfg.Stream.Name}
+	if err := s.init(ctx, cfg.Stream); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// StreamConfig is the event stream's configuration: kept for ever.
+func StreamConfig(c config.StreamConfig) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        c.Name,
+		Description: "Ledgerline event store: every source event, kept for ever",
+		Subjects:    []string{envelope.StreamSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Replicas:    c.Replicas,
+		MaxAge:      0,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxMsgSize:  -1,
+		Discard:     jetstream.DiscardNew, // were a limit ever hit, refuse new events rather than drop old ones
+		Duplicates:  c.DuplicateWindow,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	}
+}
+
+func (s *Store) init(ctx context.Context, c config.StreamConfig) error {
+	js, err := jetstream.New(s.Conn, jetstream.WithPublishAsyncMaxPending(8192))
+	if err != nil {
+		return err
+	}
+	s.JS = js
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var st jetstream.Stream
+	for {
+		st, err = js.CreateOrUpdateStream(cctx, StreamConfig(c))
+		// A cluster may still be electing its meta leader; retry until the deadline.
+		if err == nil || cctx.Err() != nil || !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && !isTransient(err) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", c.Name, err)
+	}
+	s.Stream = st
+	return nil
+}
+
+func isTransient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat)
+}
+
+// LastSeq is the stream's last sequence number.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.Stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
+// ClientURL is the embedded server's client URL ("" when external).
+func (s *Store) ClientURL() string {
+	if s.server == nil {
+		return ""
+	}
+	return s.server.ClientURL()
+}
+
+// Close drains the connection and stops an embedded server.
+func (s *Store) Close() {
+	if s.Conn != nil {
+		_ = s.Conn.Drain()
+		for i := 0; i < 100 && !s.Conn.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		s.Conn.Close()
+	}
+	if s.server != nil {
+		s.server.Shutdown()
+		s.server.WaitForShutdown()
+	}
+}
+
+// StartEmbedded starts a single-node nats-server with JetStream storing in storeDir,
+// accepting clients at listen ("host:port", port -1 for any free port).
+func StartEmbedded(storeDir, listen string, syncAlways bool) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats_listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("nats_listen %q: bad port", listen)
+	}
+	opts := &server.Options{
+		ServerName: "ledgerline-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		SyncAlways: syncAlways,
+		NoSigs:     true,
+		MaxPayload: 8 << 20,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats-server in %s did not start within 30s", storeDir)
+	}
+	return srv, nil
+}
