@@ -30,6 +30,8 @@
 //	  insured: {value: "${insured}", type: boolean}
 //	  undrawn_commitment: {value: "${undrawn}", type: decimal, optional: true}
 //
+// The data keys above show every form; which keys an event type accepts is
+// decided by its schema (schemas/<type>/v<N>.json), not by this package.
 // Unknown keys, at the top level and inside a long-form data field, are
 // errors, so that a misspelt optional key cannot be silently ignored.
 // docs/examples/loans-eod.mapping.yaml with docs/examples/loans-eod.csv is a
@@ -85,7 +87,7 @@
 //
 // or, when occurred_at_format is set, match that Go time layout instead
 // (a layout without a UTC offset is read in timezone, and then timezone is
-// required). The result is always written as RFC 3339 in UTC, e.g.
+// required; zone abbreviations such as MST are refused as ambiguous). The result is always written as RFC 3339 in UTC, e.g.
 // "2026-10-31T17:00:00Z" for 18:00 in Europe/Berlin after the switch to
 // winter time. Local times are converted with the zone's daylight saving
 // rules for that date. A local time that the clocks skip (spring forward)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -304,8 +305,8 @@ func (p *parser) timezone(s string) *time.Location {
 }
 
 // layoutProbe is formatted with an occurred_at_format layout and parsed back
-// to find out what the layout contains. Its day is above 12 so that a layout
-// with day and month swapped cannot pass.
+// to find out what the layout contains. No field has the value Parse gives a
+// field that is missing from the layout (year 0, January, day 1, 00:00:00).
 var layoutProbe = time.Date(2031, time.December, 25, 13, 14, 15, 0, time.UTC)
 
 // layout validates an occurred_at_format and reports whether it holds only
@@ -315,6 +316,12 @@ func (p *parser) layout(layout string, haveZone bool) (string, bool) {
 	t, err := time.Parse(layout, layoutProbe.Format(layout))
 	if err != nil || t.Year() != layoutProbe.Year() || t.Month() != layoutProbe.Month() || t.Day() != layoutProbe.Day() {
 		p.errorf(key, "Go layout %q must contain a year, month and day, written as in the reference time \"2006-01-02T15:04:05Z07:00\"", layout)
+		return "", false
+	}
+	if strings.Contains(layout, "MST") {
+		// Go reads an abbreviation it does not know as UTC, silently, and
+		// abbreviations are ambiguous anyway (CST: China, Central US, Cuba).
+		p.errorf(key, "layout %q reads a zone abbreviation (MST); use a numeric offset (-0700 or Z07:00) or set timezone and leave the zone out", layout)
 		return "", false
 	}
 	if !haveZone && !layoutHasOffset(layout) {

@@ -132,8 +132,12 @@ func headerError(line int, header []string, usedBy map[string][]string, dups map
 	}
 	var errs []error
 	if len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("csvmap: header (line %d): missing columns %s; the header has %s",
-			line, strings.Join(missing, ", "), quoteAll(header)))
+		noun := "column"
+		if len(missing) > 1 {
+			noun = "columns"
+		}
+		errs = append(errs, fmt.Errorf("csvmap: header (line %d): missing %s %s; the header has %s",
+			line, noun, strings.Join(missing, ", "), quoteAll(header)))
 	}
 	if len(ambiguous) > 0 {
 		errs = append(errs, fmt.Errorf("csvmap: header (line %d): columns named more than once %s",
@@ -233,7 +237,7 @@ func (r *Reader) event(record []string, line int) (json.RawMessage, error) {
 		case f.typ == typeString:
 			value = jsonString(v)
 		case blank:
-			err = fmt.Errorf("empty value for a %s field (set optional: true to omit the field when empty)", typeName(f.typ))
+			err = fmt.Errorf("empty value, want %s (set optional: true to omit the field when empty)", typeName(f.typ))
 		case f.typ == typeDecimal:
 			var d string
 			if d, err = r.m.decimal(v); err == nil {
@@ -277,12 +281,15 @@ func (r *Reader) event(record []string, line int) (json.RawMessage, error) {
 }
 
 func typeName(t fieldType) string {
-	for name, ft := range fieldTypes {
-		if ft == t {
-			return name
-		}
+	switch t {
+	case typeDecimal:
+		return "a decimal"
+	case typeInteger:
+		return "an integer"
+	case typeBoolean:
+		return "a boolean"
 	}
-	return "unknown"
+	return "a string"
 }
 
 // jsonString encodes s as a JSON string without HTML escaping.
