@@ -112,8 +112,11 @@ func describeLeaf(prefix string, l *jsonschema.ValidationError) FieldError {
 		}
 		return FieldError{Field: field, Message: fmt.Sprintf("%s: %q does not match the pattern %q", label, k.Got, k.Want)}
 	case *kind.Format:
-		return FieldError{Field: field, Message: fmt.Sprintf("%s: %v is not a valid %s (%v)", label, k.Got, formatName(k.Want), k.Err)}
+		return FieldError{Field: field, Message: fmt.Sprintf("%s: %s is not a valid %s (%v)", label, quoteValue(k.Got), formatName(k.Want), k.Err)}
 	case *kind.FalseSchema:
+		if field == "data" {
+			return FieldError{Field: field, Message: "data: not allowed: a void event carries no data, it only cancels the event named in supersedes"}
+		}
 		return FieldError{Field: field, Message: fmt.Sprintf("%s: not allowed here", label)}
 	case *kind.Enum:
 		return FieldError{Field: field, Message: fmt.Sprintf("%s: %v is not one of the allowed values %v", label, k.Got, k.Want)}
@@ -138,4 +141,11 @@ func quoteAll(s []string) string {
 		q[i] = fmt.Sprintf("%q", x)
 	}
 	return strings.Join(q, ", ")
+}
+
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
 }

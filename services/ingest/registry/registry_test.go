@@ -59,7 +59,7 @@ func TestBadInputIsNamed(t *testing.T) {
 		{"typo field", `{"id":"a","source":"s","type":"loan.balance","schema_version":1,"subject":"LN-1","occured_at":"2026-10-31T18:00:00Z","data":{}}`, registry.CodeEnvelope, "", "occured_at"},
 		{"unknown type", `{"id":"a","source":"s","type":"loan.balanse","schema_version":1,"subject":"LN-1","occurred_at":"2026-10-31T18:00:00Z","data":{}}`, registry.CodeUnknownType, "type", "loan.balanse"},
 		{"unknown version", `{"id":"a","source":"s","type":"loan.balance","schema_version":7,"subject":"LN-1","occurred_at":"2026-10-31T18:00:00Z","data":{}}`, registry.CodeUnknownVersion, "schema_version", "known: 1"},
-		{"void with data", `{"id":"a","source":"s","type":"void","subject":"LN-1","occurred_at":"2026-10-31T18:00:00Z","supersedes":"b","data":{}}`, registry.CodeEnvelope, "data", "not allowed"},
+		{"void with data", `{"id":"a","source":"s","type":"void","subject":"LN-1","occurred_at":"2026-10-31T18:00:00Z","supersedes":"b","data":{}}`, registry.CodeEnvelope, "data", "a void event carries no data"},
 		{"void without supersedes", `{"id":"a","source":"s","type":"void","subject":"LN-1","occurred_at":"2026-10-31T18:00:00Z"}`, registry.CodeEnvelope, "supersedes", "required"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,37 @@
+# Ledgerline — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+MODULES := . ./platform ./services/ingest ./services/rules ./services/reports ./services/submission ./cmd/ledgerline
+BIN := bin/ledgerline
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build the CLI at bin/ledgerline
+	@mkdir -p bin
+	cd cmd/ledgerline && $(GO) build -o ../../$(BIN) .
+
+.PHONY: demo
+demo: build ## build, serve, push the sample bank's events and show what happened
+	./$(BIN) demo --data-dir var/demo --fresh
+
+.PHONY: test
+test: ## run every module's tests (real PostgreSQL and JetStream, started by the tests)
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
+
+.PHONY: bench
+bench: ## measure ingest throughput against raw JetStream (see bench/results.md)
+	cd services/ingest && $(GO) test -run '^$$' -bench . -benchtime 200000x -count 1 . | tee ../../bench/ingest.txt
+
+.PHONY: vet
+vet: ## gofmt check and go vet on every module
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+
+.PHONY: clean
+clean: ## remove bin/ and var/
+	rm -rf bin var

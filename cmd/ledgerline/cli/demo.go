@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/schemas"
+	"github.com/ledgerline/ledgerline/services/ingest"
+	"github.com/ledgerline/ledgerline/services/ingest/store"
+)
+
+// demoMarker marks a data dir the demo created, so --fresh never deletes anything else.
+const demoMarker = ".ledgerline-demo"
+
+func demoCmd() *cobra.Command {
+	var (
+		fresh bool
+		exit  bool
+		stay  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the platform and walk through it with the sample bank's events",
+		Long: "Starts the platform (embedded JetStream, private or configured PostgreSQL), creates keys, pushes the sample\n" +
+			"events of schemas/examples (good ones, bad ones, then the good ones again), and prints what happened and where\n" +
+			"to look. Then it keeps serving for you to explore (Ctrl-C stops it) when run from a terminal, and exits otherwise.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				if err := resetDemoDir(cfg.DataDir); err != nil {
+					return err
+				}
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+				return err
+			}
+			_ = os.WriteFile(filepath.Join(cfg.DataDir, demoMarker), []byte("created by ledgerline demo\n"), 0o644)
+			if ln, err := net.Listen("tcp", cfg.HTTPAddr); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s is busy; the demo serves on a free port instead\n", cfg.HTTPAddr)
+				cfg.HTTPAddr = "127.0.0.1:0"
+			} else {
+				ln.Close()
+			}
+			interactive := term.IsTerminal(int(os.Stdin.Fd()))
+			keepServing := stay || (interactive && !exit)
+			var storyErr error
+			err = serve(cmd.Context(), cmd, cfg, func(ctx context.Context, r running) bool {
+				storyErr = demoStory(ctx, cmd, r, cfg.DataDir)
+				if storyErr != nil {
+					return false
+				}
+				if keepServing {
+					fmt.Fprintf(cmd.OutOrStdout(), "\nServing at http://%s until you press Ctrl-C.\n", r.addr)
+				}
+				return keepServing
+			})
+			if storyErr != nil {
+				return storyErr
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "start from an empty data dir (only one the demo created)")
+	cmd.Flags().BoolVar(&exit, "exit", false, "exit after the walkthrough even on a terminal")
+	cmd.Flags().BoolVar(&stay, "serve", false, "keep serving after the walkthrough even without a terminal")
+	return cmd
+}
+
+func resetDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+		return fmt.Errorf("--fresh: %s was not created by the demo; refusing to delete it (choose another --data-dir)", dir)
+	}
+	return os.RemoveAll(dir)
+}
+
+// demoStory is what `make demo` shows: the platform taking good, bad and repeated events.
+func demoStory(ctx context.Context, cmd *cobra.Command, r running, dataDir string) error {
+	out := cmd.OutOrStdout()
+	base := "http://" + r.addr
+	keys := map[auth.Role]string{}
+	for _, role := range []auth.Role{auth.RoleSource, auth.RoleOperator, auth.RoleAuditor} {
+		secret, _, err := r.platform.Keys.Create(ctx, "demo-"+string(role), []auth.Role{role}, "demo")
+		if err != nil {
+			return err
+		}
+		keys[role] = secret
+	}
+	section := func(title string) { fmt.Fprintf(out, "\n== %s\n", title) }
+
+	section("1. The core banking, treasury, GL and market data systems send the day's events")
+	source := newClient(base, keys[auth.RoleSource])
+	good, _ := schemas.Examples.ReadFile("examples/bank-2026-10.ndjson")
+	if err := demoPush(ctx, cmd, source, "schemas/examples/bank-2026-10.ndjson", good); err != nil {
+		return err
+	}
+	section("2. Bad input is refused with a reason naming the field, and kept in quarantine")
+	bad, _ := schemas.Examples.ReadFile("examples/bad-events.ndjson")
+	if err := demoPush(ctx, cmd, source, "schemas/examples/bad-events.ndjson", bad); err != nil {
+		return err
+	}
+	section("3. The same file sent again is recognised event by event: nothing is counted twice")
+	if err := demoPush(ctx, cmd, source, "schemas/examples/bank-2026-10.ndjson (again)", good); err != nil {
+		return err
+	}
+
+	section("4. The event store")
+	op := newClient(base, keys[auth.RoleOperator])
+	// The index catch-up runs every ingest.index_interval; run it now so the
+	// watermark shown is current.
+	if _, err := r.ingest.CatchUp(ctx); err != nil {
+		return err
+	}
+	var st ingest.StreamState
+	if err := op.do(ctx, http.MethodGet, "/v1/stream", "", nil, &st); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "stream %s: %d events (seq %d..%d, %d bytes), replicas %d, event index complete through seq %d\n",
+		st.Stream, st.Messages, st.FirstSeq, st.LastSeq, st.Bytes, st.Replicas, st.IndexedThrough)
+	var one ingest.StoredEvent
+	if err := newClient(base, keys[auth.RoleAuditor]).do(ctx, http.MethodGet, "/v1/events/cb-2026-10-31-LN-1001-c1", "", nil, &one); err == nil {
+		var pretty bytes.Buffer
+		_ = json.Indent(&pretty, one.Event, "  ", "  ")
+		fmt.Fprintf(out, "a correction, read back by id: seq %d, recorded %s, stored under %s\n  %s\n",
+			one.Seq, one.RecordedAt.Format("2006-01-02T15:04:05.000Z07:00"), one.Subject, pretty.String())
+	}
+
+	section("5. The quarantine")
+	var page struct{ Entries []store.QuarantineEntry }
+	if err := op.do(ctx, http.MethodGet, "/v1/quarantine?limit=100", "", nil, &page); err != nil {
+		return err
+	}
+	for i := len(page.Entries) - 1; i >= 0; i-- {
+		e := page.Entries[i]
+		fmt.Fprintf(out, "  #%-3d %-24s %s\n", e.ID, orDash(e.Code), e.Reason)
+	}
+
+	section("Explore")
+	dir, _ := filepath.Abs(dataDir)
+	fmt.Fprintf(out, `data dir          %s (JetStream store in nats/, PostgreSQL log in postgres.log)
+API               %s   (errors are JSON; health %s/healthz, readiness %s/readyz, metrics %s/metrics)
+keys (demo only)  source   %s
+                  operator %s
+                  auditor  %s
+try               curl -s -H "Authorization: Bearer %s" %s/v1/quarantine
+                  curl -s -H "Authorization: Bearer %s" %s/v1/events/cb-2026-10-31-LN-1001-c1
+                  LEDGERLINE_SERVER=%s LEDGERLINE_API_KEY=%s bin/ledgerline events import docs/examples/loans-eod.csv --mapping docs/examples/loans-eod.mapping.yaml
+guides            docs/sending-events.md, docs/event-store.md, docs/operations.md
+`, dir, base, base, base, base, keys[auth.RoleSource], keys[auth.RoleOperator], keys[auth.RoleAuditor],
+		keys[auth.RoleOperator], base, keys[auth.RoleAuditor], base, base, keys[auth.RoleSource])
+	fmt.Fprintln(out, "\nStill to come in this demo: rules deriving figures, filings, submission to the regulator simulator, lineage and restatement.")
+	return nil
+}
+
+func demoPush(ctx context.Context, cmd *cobra.Command, c *client, name string, body []byte) error {
+	counter := &countingReader{r: bytes.NewReader(body)}
+	f, err := newEventFile(counter)
+	if err != nil {
+		return err
+	}
+	_, err = pushAll(ctx, cmd, c, f.next, counter, int64(len(body)), name, 500, false)
+	return err
+}

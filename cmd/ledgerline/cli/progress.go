@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progress shows how far a long command is: a bar on a terminal, a line every few
+// seconds otherwise (CI logs, pipes).
+type progress struct {
+	bar   *progressbar.ProgressBar
+	out   io.Writer
+	total int64
+	done  atomic.Int64
+	what  string
+	last  time.Time
+	start time.Time
+}
+
+func newProgress(out io.Writer, total int64, what string) *progress {
+	p := &progress{out: out, total: total, what: what, start: time.Now(), last: time.Now()}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(out),
+			progressbar.OptionSetDescription(what),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	return p
+}
+
+// set records the bytes consumed so far.
+func (p *progress) set(n int64) {
+	p.done.Store(n)
+	if p.bar != nil {
+		_ = p.bar.Set64(n)
+		return
+	}
+	if time.Since(p.last) >= 2*time.Second {
+		p.last = time.Now()
+		pct := 100.0
+		if p.total > 0 {
+			pct = float64(n) * 100 / float64(p.total)
+		}
+		fmt.Fprintf(p.out, "%s: %.0f%% (%d of %d bytes, %s)\n", p.what, pct, n, p.total, time.Since(p.start).Round(time.Second))
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
