@@ -117,6 +117,11 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 	if maxConns > 0 {
 		pc.MaxConns = maxConns
 	}
+	// pgx prepares statements and PostgreSQL may then settle on a generic plan made
+	// when a table was still empty (a sequential scan for "id = ANY($1)", kept as the
+	// table grows to millions of rows). Planning each execution with the actual
+	// parameters and statistics costs microseconds and avoids that cliff.
+	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

@@ -21,7 +21,7 @@ type StoredEvent struct {
 
 // Event reads an accepted event back from the stream by its id.
 func (s *Service) Event(ctx context.Context, id string) (StoredEvent, error) {
-	known, err := s.store.Lookup(ctx, []string{id})
+	known, err := s.store.Lookup(ctx, []string{id}, []string{id})
 	if err != nil {
 		return StoredEvent{}, err
 	}

@@ -7,6 +7,7 @@ require github.com/ledgerline/ledgerline v0.0.0
 require github.com/ledgerline/ledgerline/platform v0.0.0
 
 require (
+	github.com/goccy/go-json v0.12.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect

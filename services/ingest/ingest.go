@@ -11,9 +11,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -202,16 +200,17 @@ func (s *Service) check(ctx context.Context, items []batch.Item) []checkResult {
 // supersedes an event of the current segment, so the target is acknowledged (and
 // has the lower seq) before anything refers to it.
 func (s *Service) plan(ctx context.Context, cs []checked, results []Result) error {
-	var ids []string
+	var ids, targets []string
 	for _, c := range cs {
 		if c.problem == nil {
 			ids = append(ids, c.ev.ID)
 			if c.ev.Supersedes != "" {
 				ids = append(ids, c.ev.Supersedes)
+				targets = append(targets, c.ev.Supersedes)
 			}
 		}
 	}
-	known, err := s.store.Lookup(ctx, ids)
+	known, err := s.store.Lookup(ctx, ids, targets)
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, httpjson.ErrUnavailable)
 	}
@@ -322,7 +321,6 @@ func (s *Service) publish(ctx context.Context, cs []checked, results []Result) e
 	var (
 		indexed []store.Indexed
 		failed  error
-		buf     bytes.Buffer
 	)
 	for w := 0; w <= maxWave && failed == nil; w++ {
 		var (
@@ -333,14 +331,11 @@ func (s *Service) publish(ctx context.Context, cs []checked, results []Result) e
 			if c.problem != nil || results[i].Status != "" || c.wave != w {
 				continue
 			}
-			buf.Reset()
-			if err := json.Compact(&buf, c.item.Raw); err != nil {
-				return fmt.Errorf("compact event %s: %w", c.ev.ID, err)
-			}
+			// Stored as sent (an NDJSON line, an array element): the source's own bytes.
 			msgs = append(msgs, stream.Msg{
 				Subject: envelope.StreamSubject(c.ev.Type, c.ev.Subject),
 				ID:      c.ev.ID,
-				Data:    append([]byte(nil), buf.Bytes()...),
+				Data:    c.item.Raw,
 			})
 			which = append(which, i)
 		}

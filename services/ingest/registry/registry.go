@@ -74,14 +74,33 @@ func (k Key) URL() string { return fmt.Sprintf("%s%s/v%d.json", schemas.BaseURL,
 // and the versions that exist for the type.
 type Lookup func(ctx context.Context, k Key) (doc []byte, versions []int, err error)
 
+// Schema is a compiled data schema: the library's, and the fast path when the
+// schema allows one (see fast.go).
+type Schema struct {
+	lib  *jsonschema.Schema
+	fast *fastNode
+}
+
+// Fast reports whether the schema is checked on the fast path.
+func (s *Schema) Fast() bool { return s.fast != nil }
+
+// validate checks v: on the fast path when it says valid, else by the library,
+// whose error describes the problem.
+func (s *Schema) validate(v any) error {
+	if s.fast != nil && s.fast.check(v) == valid {
+		return nil
+	}
+	return s.lib.Validate(v)
+}
+
 // Registry compiles and caches schemas; safe for concurrent use.
 type Registry struct {
 	lookup   Lookup
-	envelope *jsonschema.Schema
+	envelope *Schema
 	defs     any
 
 	mu       sync.RWMutex
-	compiled map[Key]*jsonschema.Schema
+	compiled map[Key]*Schema
 	builtin  map[Key][]byte
 	misses   map[Key]miss
 }
@@ -97,7 +116,7 @@ var TypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 // New loads the envelope, the shared definitions and the built-in schemas from fsys
 // (laid out like schemas/), compiling them all so a broken file fails at start.
 func New(fsys fs.FS, lookup Lookup) (*Registry, error) {
-	r := &Registry{lookup: lookup, compiled: map[Key]*jsonschema.Schema{}, builtin: map[Key][]byte{}, misses: map[Key]miss{}}
+	r := &Registry{lookup: lookup, compiled: map[Key]*Schema{}, builtin: map[Key][]byte{}, misses: map[Key]miss{}}
 	defs, err := readDoc(fsys, "defs.schema.json")
 	if err != nil {
 		return nil, err
@@ -111,9 +130,11 @@ func New(fsys fs.FS, lookup Lookup) (*Registry, error) {
 	if err := c.AddResource(schemas.BaseURL+"envelope.schema.json", env); err != nil {
 		return nil, err
 	}
-	if r.envelope, err = c.Compile(schemas.BaseURL + "envelope.schema.json"); err != nil {
+	lib, err := c.Compile(schemas.BaseURL + "envelope.schema.json")
+	if err != nil {
 		return nil, fmt.Errorf("compile envelope schema: %w", err)
 	}
+	r.envelope = &Schema{lib: lib, fast: compileFast(r.defsDocs(), schemas.BaseURL+"envelope.schema.json", env)}
 	files, err := fs.Glob(fsys, "*/v*.json")
 	if err != nil {
 		return nil, err
@@ -136,6 +157,10 @@ func New(fsys fs.FS, lookup Lookup) (*Registry, error) {
 		r.compiled[k], r.builtin[k] = sch, b
 	}
 	return r, nil
+}
+
+func (r *Registry) defsDocs() map[string]any {
+	return map[string]any{schemas.BaseURL + "defs.schema.json": r.defs}
 }
 
 func readDoc(fsys fs.FS, name string) (any, error) {
@@ -170,7 +195,7 @@ func (noLoader) Load(url string) (any, error) {
 // Compile checks a data schema document for k and compiles it. Besides being a
 // valid JSON Schema, it must describe an object and must not allow floating point
 // numbers anywhere: money and quantities are decimal strings.
-func (r *Registry) Compile(k Key, doc []byte) (*jsonschema.Schema, error) {
+func (r *Registry) Compile(k Key, doc []byte) (*Schema, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("schema is not valid JSON: %w", err)
@@ -190,11 +215,11 @@ func (r *Registry) Compile(k Key, doc []byte) (*jsonschema.Schema, error) {
 	if err := c.AddResource(k.URL(), v); err != nil {
 		return nil, err
 	}
-	sch, err := c.Compile(k.URL())
+	lib, err := c.Compile(k.URL())
 	if err != nil {
 		return nil, fmt.Errorf("schema does not compile: %w", err)
 	}
-	return sch, nil
+	return &Schema{lib: lib, fast: compileFast(r.defsDocs(), k.URL(), v)}, nil
 }
 
 func findNumberType(v any, at string) string {
@@ -254,7 +279,7 @@ func (r *Registry) BuiltinKeys() []Key {
 }
 
 // Add makes a compiled run-time schema available at once (after registration).
-func (r *Registry) Add(k Key, sch *jsonschema.Schema) {
+func (r *Registry) Add(k Key, sch *Schema) {
 	r.mu.Lock()
 	r.compiled[k] = sch
 	delete(r.misses, k)
@@ -263,7 +288,7 @@ func (r *Registry) Add(k Key, sch *jsonschema.Schema) {
 
 // schema finds the compiled schema for k, asking the lookup on a miss. A miss is
 // remembered for a second so a flood of events of an unknown type costs one query.
-func (r *Registry) schema(ctx context.Context, k Key) (*jsonschema.Schema, []int, error) {
+func (r *Registry) schema(ctx context.Context, k Key) (*Schema, []int, error) {
 	r.mu.RLock()
 	sch, ok := r.compiled[k]
 	m, missed := r.misses[k]
@@ -320,7 +345,7 @@ func containsInt(s []int, v int) bool {
 // schema store could not be asked), not a property of the event.
 func (r *Registry) Check(ctx context.Context, raw []byte) (envelope.Event, *Problem, error) {
 	var ev envelope.Event
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	inst, err := decode(raw)
 	if err != nil {
 		return ev, &Problem{Code: CodeMalformedJSON, Message: "malformed JSON: " + jsonErrorText(err, raw)}, nil
 	}
@@ -328,7 +353,7 @@ func (r *Registry) Check(ctx context.Context, raw []byte) (envelope.Event, *Prob
 	if !ok {
 		return ev, &Problem{Code: CodeNotObject, Message: fmt.Sprintf("an event must be a JSON object, got %s", jsonKind(inst))}, nil
 	}
-	if verr := r.envelope.Validate(obj); verr != nil {
+	if verr := r.envelope.validate(obj); verr != nil {
 		return ev, describe(CodeEnvelope, "", verr), nil
 	}
 	ev.ID, _ = obj["id"].(string)
@@ -365,7 +390,7 @@ func (r *Registry) Check(ctx context.Context, raw []byte) (envelope.Event, *Prob
 		return ev, &Problem{Code: CodeUnknownVersion, Field: "schema_version",
 			Message: fmt.Sprintf("schema_version: %s has no schema version %d (known: %s)", ev.Type, ev.SchemaVersion, strings.Join(vs, ", "))}, nil
 	}
-	if verr := sch.Validate(obj["data"]); verr != nil {
+	if verr := sch.validate(obj["data"]); verr != nil {
 		return ev, describe(CodeData, "data", verr), nil
 	}
 	return ev, nil, nil

@@ -11,7 +11,7 @@ import (
 	"github.com/ledgerline/ledgerline/services/ingest/registry"
 )
 
-func newRegistry(t *testing.T) *registry.Registry {
+func newRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
 	r, err := registry.New(schemas.FS, nil)
 	if err != nil {

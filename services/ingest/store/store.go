@@ -39,28 +39,58 @@ type Indexed struct {
 	SupersededBy string // "" unless a later event supersedes this one
 }
 
-// Lookup returns the indexed events among ids, with who supersedes them.
-func (s *Store) Lookup(ctx context.Context, ids []string) (map[string]Indexed, error) {
+// Lookup returns the indexed events among ids. For the ids in targets (the events
+// named by supersedes) it also fills SupersededBy.
+func (s *Store) Lookup(ctx context.Context, ids, targets []string) (map[string]Indexed, error) {
 	out := make(map[string]Indexed, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// One primary-key probe per id, whatever the planner thinks of the table's size:
+	// a LATERAL subquery with LIMIT cannot be flattened into a join, which (without
+	// statistics, or with disk-era cost settings) would be planned as a scan of the
+	// whole index table, a cost that grows with every event ever accepted.
 	rows, err := s.pool.Query(ctx, `
-		SELECT i.id, i.seq, i.type, i.subject, i.occurred_at, coalesce(i.supersedes, ''),
-		       coalesce((SELECT s.id FROM event_index s WHERE s.supersedes = i.id ORDER BY s.seq LIMIT 1), '')
-		FROM event_index i WHERE i.id = ANY($1)`, ids)
+		SELECT i.id, i.seq, i.type, i.subject, i.occurred_at, coalesce(i.supersedes, '')
+		FROM unnest($1::text[]) AS q(id)
+		CROSS JOIN LATERAL (SELECT * FROM event_index e WHERE e.id = q.id LIMIT 1) i`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up event ids: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var x Indexed
 		var seq int64
-		if err := rows.Scan(&x.ID, &seq, &x.Type, &x.Subject, &x.OccurredAt, &x.Supersedes, &x.SupersededBy); err != nil {
+		if err := rows.Scan(&x.ID, &seq, &x.Type, &x.Subject, &x.OccurredAt, &x.Supersedes); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		x.Seq = uint64(seq)
 		out[x.ID] = x
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up event ids: %w", err)
+	}
+	if len(targets) == 0 {
+		return out, nil
+	}
+	rows, err = s.pool.Query(ctx, `
+		SELECT q.id, i.id
+		FROM unnest($1::text[]) AS q(id)
+		CROSS JOIN LATERAL (SELECT e.id FROM event_index e WHERE e.supersedes = q.id ORDER BY e.seq LIMIT 1) i`, targets)
+	if err != nil {
+		return nil, fmt.Errorf("look up superseding events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var target, by string
+		if err := rows.Scan(&target, &by); err != nil {
+			return nil, err
+		}
+		if x, ok := out[target]; ok {
+			x.SupersededBy = by
+			out[target] = x
+		}
 	}
 	return out, rows.Err()
 }
@@ -70,6 +100,30 @@ func (s *Store) Index(ctx context.Context, events []Indexed) error {
 	if len(events) == 0 {
 		return nil
 	}
+	// COPY is the cheap way in. It fails as a whole if one id is already there (the
+	// catch-up may have indexed it a moment earlier); then the merging insert runs.
+	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"event_index"},
+		[]string{"id", "seq", "type", "subject", "occurred_at", "supersedes"},
+		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
+			e := &events[i]
+			var sup *string
+			if e.Supersedes != "" {
+				sup = &e.Supersedes
+			}
+			return []any{e.ID, int64(e.Seq), e.Type, e.Subject, e.OccurredAt, sup}, nil
+		}))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return s.merge(ctx, events)
+	}
+	if err != nil {
+		return fmt.Errorf("index %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// merge inserts events, skipping ids already indexed.
+func (s *Store) merge(ctx context.Context, events []Indexed) error {
 	ids := make([]string, len(events))
 	seqs := make([]int64, len(events))
 	types := make([]string, len(events))
