@@ -21,10 +21,7 @@ CREATE TABLE event_index (
     occurred_at timestamptz NOT NULL,
     supersedes  text
 );
--- seq is unique: one message, one event. Counting a seq range against the stream
--- tells the catch-up whether the range is complete without reading it.
-CREATE UNIQUE INDEX event_index_seq ON event_index (seq);
-CREATE INDEX event_index_supersedes ON event_index (supersedes, seq) WHERE supersedes IS NOT NULL;
+CREATE INDEX event_index_supersedes ON event_index (supersedes) WHERE supersedes IS NOT NULL;
 
 -- How far the event index is known to be complete: every stream message with
 -- seq <= indexed_through is in event_index.

@@ -30,6 +30,7 @@ type Platform struct {
 
 // Open starts or connects to PostgreSQL and JetStream.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Platform, error) {
+	slog.SetDefault(log)
 	db, err := postgres.Open(ctx, cfg, log, migrations.FS)
 	if err != nil {
 		return nil, err

@@ -159,7 +159,7 @@ func FlagName(key string) string {
 
 // RegisterFlags adds a flag for every key plus --config to fs.
 func RegisterFlags(fs *pflag.FlagSet) {
-	fs.String("config", "", "config file (YAML); default ./ledgerline.yaml if present, or $LEDGERLINE_CONFIG")
+	fs.String("config", "", "config file (YAML); default $LEDGERLINE_CONFIG, else ./ledgerline.yaml if present")
 	for _, k := range keys(Default()) {
 		name := FlagName(k.key)
 		switch v := k.value.(type) {

@@ -38,12 +38,10 @@ const (
 	Buckets = 256
 )
 
-// Headers set on every stored event besides Nats-Msg-Id (the event id).
-const (
-	HeaderType          = "Ledgerline-Type"
-	HeaderSchemaVersion = "Ledgerline-Schema-Version"
-	HeaderOccurredAt    = "Ledgerline-Occurred-At"
-)
+// HeaderSentBy is set on every stored event besides Nats-Msg-Id (the event id): the
+// API key that sent it ("key:<name>#<id>"), for audit; the envelope's source field
+// is only what the sender says it is.
+const HeaderSentBy = "Ledgerline-Sent-By"
 
 // Event is a validated envelope.
 type Event struct {

@@ -9,9 +9,11 @@ package httpjson
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
-	"strconv"
-	"time"
+	"reflect"
+	"strings"
 )
 
 // Sentinel errors that map to statuses. Wrap them: fmt.Errorf("schema %s: %w", t, ErrNotFound).
@@ -22,9 +24,10 @@ var (
 	ErrNotFound     = errors.New("not found")
 	ErrConflict     = errors.New("conflict")
 	ErrInvalid      = errors.New("invalid")
-	ErrTooLarge     = errors.New("request too large")
 	ErrUnavailable  = errors.New("unavailable")
 )
+
+var sentinels = []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict, ErrInvalid, ErrUnavailable}
 
 // Error is the body of an error answer.
 type Error struct {
@@ -42,18 +45,37 @@ func Write(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// WriteError answers with the error shape.
+// WriteError answers with the error shape (details left out when nil or empty).
 func WriteError(w http.ResponseWriter, status int, code, message string, details any) {
+	if details != nil {
+		if v := reflect.ValueOf(details); (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.Len() == 0 {
+			details = nil
+		}
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "2")
+	}
 	Write(w, status, map[string]Error{"error": {Code: code, Message: message, Details: details}})
 }
 
-// Fail answers err with the status and code its sentinel maps to.
+// Fail answers err with the status and code its sentinel maps to. Client errors
+// carry their message; server-side failures are logged and answered with a
+// message that does not expose hosts, users or queries.
 func Fail(w http.ResponseWriter, err error, details any) {
 	status, code := Status(err)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(int((2 * time.Second).Seconds())))
+	msg := err.Error()
+	for _, s := range sentinels {
+		msg = strings.TrimSuffix(msg, ": "+s.Error())
 	}
-	WriteError(w, status, code, err.Error(), details)
+	switch status {
+	case http.StatusServiceUnavailable:
+		slog.Default().Warn("request failed: dependency unavailable", "err", err)
+		msg = "a service Ledgerline depends on (PostgreSQL or JetStream) is unavailable; retry later (it is safe to retry)"
+	case http.StatusInternalServerError:
+		slog.Default().Error("request failed", "err", err)
+		msg = "internal error; the details are in the server log"
+	}
+	WriteError(w, status, code, msg, details)
 }
 
 // Status maps an error to its HTTP status and error code.
@@ -71,9 +93,7 @@ func Status(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, ErrInvalid):
 		return http.StatusUnprocessableEntity, "invalid"
-	case errors.Is(err, ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, "too_large"
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), unreachable(err):
 		return http.StatusServiceUnavailable, "unavailable"
 	default:
 		return http.StatusInternalServerError, "internal"
@@ -83,4 +103,15 @@ func Status(err error) (int, string) {
 // NotFound answers unknown routes in the error shape.
 func NotFound(w http.ResponseWriter, r *http.Request) {
 	WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+}
+
+// unreachable reports errors of a connection to a dependency (refused, reset,
+// timed out): the request may succeed later.
+func unreachable(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connectErr interface{ SafeToRetry() bool }
+	return errors.As(err, &connectErr) && connectErr.SafeToRetry()
 }

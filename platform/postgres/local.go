@@ -210,9 +210,12 @@ func (l *Local) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
+	// After a Stop the server comes back on the same port, so pools reconnect.
+	port := l.port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	args := []string{"-D", l.Dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + l.Dir,
@@ -281,9 +284,11 @@ func (l *Local) running(ctx context.Context) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
+	prev := l.port
 	l.port = port
 	c, err := pgx.Connect(ctx, l.URL("postgres"))
 	if err != nil {
+		l.port = prev // a stale pid file: its port means nothing
 		return 0, false
 	}
 	c.Close(ctx)

@@ -76,18 +76,15 @@ func (s *Service) fill(ctx context.Context, first, last uint64) (int, error) {
 			return 0, err
 		}
 		var ev struct {
-			ID         string    `json:"id"`
-			Type       string    `json:"type"`
-			Subject    string    `json:"subject"`
-			OccurredAt time.Time `json:"occurred_at"`
-			Supersedes string    `json:"supersedes"`
+			ID         string `json:"id"`
+			Type       string `json:"type"`
+			Supersedes string `json:"supersedes"`
 		}
 		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.ID == "" {
 			s.log.Error("stream message is not an event envelope", "seq", seq, "err", err)
 			continue
 		}
-		missing = append(missing, store.Indexed{ID: ev.ID, Seq: seq, Type: ev.Type, Subject: ev.Subject,
-			OccurredAt: ev.OccurredAt, Supersedes: ev.Supersedes})
+		missing = append(missing, store.Indexed{ID: ev.ID, Seq: seq, Type: ev.Type, Supersedes: ev.Supersedes})
 	}
 	return len(missing), s.store.Index(ctx, missing)
 }

@@ -15,6 +15,7 @@ type StoredEvent struct {
 	Seq          uint64          `json:"seq"`
 	RecordedAt   time.Time       `json:"recorded_at"`
 	Subject      string          `json:"stream_subject"`
+	SentBy       string          `json:"sent_by,omitempty"`
 	SupersededBy string          `json:"superseded_by,omitempty"`
 	Event        json.RawMessage `json:"event"`
 }
@@ -33,7 +34,7 @@ func (s *Service) Event(ctx context.Context, id string) (StoredEvent, error) {
 	if err != nil {
 		return StoredEvent{}, err
 	}
-	return StoredEvent{Seq: m.Seq, RecordedAt: m.RecordedAt, Subject: m.Subject, SupersededBy: k.SupersededBy, Event: m.Data}, nil
+	return StoredEvent{Seq: m.Seq, RecordedAt: m.RecordedAt, Subject: m.Subject, SentBy: m.SentBy, SupersededBy: k.SupersededBy, Event: m.Data}, nil
 }
 
 // StreamState summarises the event store.

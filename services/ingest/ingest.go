@@ -12,7 +12,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -138,7 +137,7 @@ func (s *Service) Ingest(ctx context.Context, from, channel string, items []batc
 	if err := s.quarantine(ctx, from, channel, checkedItems, results); err != nil {
 		return failAll(results), err
 	}
-	err := s.publish(ctx, checkedItems, results)
+	err := s.publish(ctx, from, checkedItems, results)
 	for i, c := range checkedItems {
 		if c.dupOf >= 0 && results[c.dupOf].Seq != 0 {
 			results[i].Status, results[i].Seq = StatusDuplicate, results[c.dupOf].Seq
@@ -264,6 +263,9 @@ func (s *Service) checkSupersedes(c *checked, known map[string]store.Indexed, fi
 		if k.Type == envelope.TypeVoid {
 			return bad(registry.CodeBadSupersede, "%q is a void; a void cannot be superseded", t)
 		}
+		if k.SupersededBy != "" && k.SupersededByType == envelope.TypeVoid {
+			return bad(registry.CodeBadSupersede, "%q was voided by %q; a voided event cannot be corrected (send a new event)", t, k.SupersededBy)
+		}
 		if k.SupersededBy != "" {
 			return bad(registry.CodeBadSupersede, "%q is already superseded by %q; supersede %q instead", t, k.SupersededBy, k.SupersededBy)
 		}
@@ -309,7 +311,7 @@ func (s *Service) quarantine(ctx context.Context, from, channel string, cs []che
 }
 
 // publish stores the planned events wave by wave and indexes what got in.
-func (s *Service) publish(ctx context.Context, cs []checked, results []Result) error {
+func (s *Service) publish(ctx context.Context, from string, cs []checked, results []Result) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Ingest.PublishTimeout)
 	defer cancel()
 	maxWave := -1
@@ -336,6 +338,7 @@ func (s *Service) publish(ctx context.Context, cs []checked, results []Result) e
 				Subject: envelope.StreamSubject(c.ev.Type, c.ev.Subject),
 				ID:      c.ev.ID,
 				Data:    c.item.Raw,
+				SentBy:  from,
 			})
 			which = append(which, i)
 		}
@@ -356,8 +359,7 @@ func (s *Service) publish(ctx context.Context, cs []checked, results []Result) e
 				results[i].Status = StatusDuplicate
 			}
 			ev := cs[i].ev
-			indexed = append(indexed, store.Indexed{ID: ev.ID, Seq: o.Seq, Type: ev.Type, Subject: ev.Subject,
-				OccurredAt: ev.OccurredAt, Supersedes: ev.Supersedes})
+			indexed = append(indexed, store.Indexed{ID: ev.ID, Seq: o.Seq, Type: ev.Type, Supersedes: ev.Supersedes})
 		}
 	}
 	for i, c := range cs {
@@ -386,6 +388,3 @@ func failAll(results []Result) []Result {
 	}
 	return results
 }
-
-// ErrBody wraps problems with a whole request body.
-var ErrBody = errors.New("request body")

@@ -11,6 +11,7 @@ type metrics struct {
 	rejects     *prometheus.CounterVec
 	publish     prometheus.Histogram
 	request     prometheus.Histogram
+	bodies      *prometheus.CounterVec
 	indexErrors prometheus.Counter
 	catchUp     prometheus.Counter
 }
@@ -31,6 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ledgerline_ingest_batch_seconds", Help: "Time to handle one batch of events, validation to answer.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		bodies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledgerline_ingest_rejected_bodies_total", Help: "Request bodies refused as a whole (malformed, too large, too many events), by code.",
+		}, []string{"code"}),
 		indexErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ledgerline_ingest_index_errors_total", Help: "Batches whose event index write failed (repaired by the catch-up).",
 		}),
@@ -39,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.rejects, m.publish, m.request, m.indexErrors, m.catchUp)
+		reg.MustRegister(m.events, m.rejects, m.bodies, m.publish, m.request, m.indexErrors, m.catchUp)
 	}
 	return m
 }

@@ -21,6 +21,7 @@ const keepBody = 1 << 20
 
 // QuarantineBody keeps a request body that was rejected as a whole.
 func (s *Service) QuarantineBody(ctx context.Context, from, channel string, body []byte, code, reason string) (int64, error) {
+	s.metrics.bodies.WithLabelValues(code).Inc()
 	truncated := len(body) > keepBody
 	if truncated {
 		body = body[:keepBody]

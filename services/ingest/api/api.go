@@ -52,7 +52,7 @@ func caller(r *http.Request) string {
 // readBody reads at most limit bytes. An oversized body is quarantined (its start)
 // and answered 413; the returned bool says whether to go on.
 func (h *Handlers) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -132,8 +132,13 @@ func (h *Handlers) listQuarantine(w http.ResponseWriter, r *http.Request) {
 	if f.Status == "" {
 		f.Status = "open"
 	}
-	if f.Status == "all" {
+	switch f.Status {
+	case "all":
 		f.Status = ""
+	case "open", "resolved", "discarded":
+	default:
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("status %q: want open, resolved, discarded or all", f.Status), nil)
+		return
 	}
 	var err error
 	if f.Before, err = intParam(q.Get("cursor")); err != nil {
@@ -232,12 +237,13 @@ func (h *Handlers) discard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) postSchema(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r, 1<<20)
-	if !ok {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		httpjson.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "a schema registration must be under 1 MiB: "+err.Error(), nil)
 		return
 	}
 	var req ingest.SchemaRegistration
-	dec := json.NewDecoder(bytesReader(body))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", `body must be {"type": "...", "version": N, "schema": {...}}: `+err.Error(), nil)
@@ -279,4 +285,13 @@ func (h *Handlers) getSchema(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(doc)
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+// readAll reads r into a buffer sized from Content-Length when it is known, saving
+// the repeated growth (and copying) of io.ReadAll on large batches.
+func readAll(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > limit {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, contentLength+1))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}

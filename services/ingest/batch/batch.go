@@ -49,9 +49,14 @@ func Split(body []byte, lim Limits) ([]Item, error) {
 	}
 	var items []Item
 	var err error
-	if trimmed[0] == '[' {
+	switch {
+	case trimmed[0] == '[':
 		items, err = splitArray(body, lim)
-	} else {
+	case json.Valid(trimmed):
+		// One event, perhaps pretty-printed over several lines (not NDJSON).
+		raw := bytes.TrimSpace(trimmed)
+		items = []Item{item(0, 1+bytes.Count(body[:len(body)-len(trimmed)], []byte("\n")), raw, lim)}
+	default:
 		items, err = splitLines(body, lim)
 	}
 	if err != nil {

@@ -63,3 +63,10 @@ func TestOversizedEventIsMarked(t *testing.T) {
 		t.Fatalf("items = %+v", items)
 	}
 }
+
+func TestAPrettyPrintedEventIsOneEvent(t *testing.T) {
+	items, err := Split([]byte("{\n  \"id\": \"a\",\n  \"x\": 1\n}\n"), lim)
+	if err != nil || len(items) != 1 || items[0].Line != 1 {
+		t.Fatalf("items %+v, err %v", items, err)
+	}
+}

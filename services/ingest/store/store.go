@@ -30,13 +30,12 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Indexed is what the index knows of one event.
 type Indexed struct {
-	ID           string
-	Seq          uint64
-	Type         string
-	Subject      string
-	OccurredAt   time.Time
-	Supersedes   string
-	SupersededBy string // "" unless a later event supersedes this one
+	ID               string
+	Seq              uint64
+	Type             string
+	Supersedes       string
+	SupersededBy     string // "" unless a later event supersedes this one
+	SupersededByType string
 }
 
 // Lookup returns the indexed events among ids. For the ids in targets (the events
@@ -51,7 +50,7 @@ func (s *Store) Lookup(ctx context.Context, ids, targets []string) (map[string]I
 	// statistics, or with disk-era cost settings) would be planned as a scan of the
 	// whole index table, a cost that grows with every event ever accepted.
 	rows, err := s.pool.Query(ctx, `
-		SELECT i.id, i.seq, i.type, i.subject, i.occurred_at, coalesce(i.supersedes, '')
+		SELECT i.id, i.seq, i.type, coalesce(i.supersedes, '')
 		FROM unnest($1::text[]) AS q(id)
 		CROSS JOIN LATERAL (SELECT * FROM event_index e WHERE e.id = q.id LIMIT 1) i`, ids)
 	if err != nil {
@@ -60,7 +59,7 @@ func (s *Store) Lookup(ctx context.Context, ids, targets []string) (map[string]I
 	for rows.Next() {
 		var x Indexed
 		var seq int64
-		if err := rows.Scan(&x.ID, &seq, &x.Type, &x.Subject, &x.OccurredAt, &x.Supersedes); err != nil {
+		if err := rows.Scan(&x.ID, &seq, &x.Type, &x.Supersedes); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -75,20 +74,20 @@ func (s *Store) Lookup(ctx context.Context, ids, targets []string) (map[string]I
 		return out, nil
 	}
 	rows, err = s.pool.Query(ctx, `
-		SELECT q.id, i.id
+		SELECT q.id, i.id, i.type
 		FROM unnest($1::text[]) AS q(id)
-		CROSS JOIN LATERAL (SELECT e.id FROM event_index e WHERE e.supersedes = q.id ORDER BY e.seq LIMIT 1) i`, targets)
+		CROSS JOIN LATERAL (SELECT e.id, e.type FROM event_index e WHERE e.supersedes = q.id ORDER BY e.seq LIMIT 1) i`, targets)
 	if err != nil {
 		return nil, fmt.Errorf("look up superseding events: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var target, by string
-		if err := rows.Scan(&target, &by); err != nil {
+		var target, by, byType string
+		if err := rows.Scan(&target, &by, &byType); err != nil {
 			return nil, err
 		}
 		if x, ok := out[target]; ok {
-			x.SupersededBy = by
+			x.SupersededBy, x.SupersededByType = by, byType
 			out[target] = x
 		}
 	}
@@ -103,14 +102,14 @@ func (s *Store) Index(ctx context.Context, events []Indexed) error {
 	// COPY is the cheap way in. It fails as a whole if one id is already there (the
 	// catch-up may have indexed it a moment earlier); then the merging insert runs.
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"event_index"},
-		[]string{"id", "seq", "type", "subject", "occurred_at", "supersedes"},
+		[]string{"id", "seq", "type", "supersedes"},
 		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			e := &events[i]
 			var sup *string
 			if e.Supersedes != "" {
 				sup = &e.Supersedes
 			}
-			return []any{e.ID, int64(e.Seq), e.Type, e.Subject, e.OccurredAt, sup}, nil
+			return []any{e.ID, int64(e.Seq), e.Type, sup}, nil
 		}))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -127,19 +126,17 @@ func (s *Store) merge(ctx context.Context, events []Indexed) error {
 	ids := make([]string, len(events))
 	seqs := make([]int64, len(events))
 	types := make([]string, len(events))
-	subjects := make([]string, len(events))
-	occurred := make([]time.Time, len(events))
 	supersedes := make([]*string, len(events))
 	for i, e := range events {
-		ids[i], seqs[i], types[i], subjects[i], occurred[i] = e.ID, int64(e.Seq), e.Type, e.Subject, e.OccurredAt
+		ids[i], seqs[i], types[i] = e.ID, int64(e.Seq), e.Type
 		if e.Supersedes != "" {
 			supersedes[i] = &events[i].Supersedes
 		}
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO event_index (id, seq, type, subject, occurred_at, supersedes)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-		ON CONFLICT DO NOTHING`, ids, seqs, types, subjects, occurred, supersedes)
+		INSERT INTO event_index (id, seq, type, supersedes)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+		ON CONFLICT DO NOTHING`, ids, seqs, types, supersedes)
 	if err != nil {
 		return fmt.Errorf("index %d events: %w", len(events), err)
 	}
@@ -320,7 +317,11 @@ func (s *Store) Resolve(ctx context.Context, id int64, status, by, resolution st
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("quarantine entry %d is not open: %w", id, httpjson.ErrConflict)
+			var st string
+			if err := tx.QueryRow(ctx, `SELECT status FROM quarantine WHERE id = $1`, id).Scan(&st); errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("quarantine entry %d: %w", id, httpjson.ErrNotFound)
+			}
+			return fmt.Errorf("quarantine entry %d is %s, not open: %w", id, st, httpjson.ErrConflict)
 		}
 		return audit.Record(ctx, tx, by, "quarantine."+status, fmt.Sprintf("quarantine:%d", id),
 			map[string]any{"resolution": resolution, "seq": seq})

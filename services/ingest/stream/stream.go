@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerline/ledgerline/platform/envelope"
 )
 
 // Msg is one event to store.
@@ -17,6 +19,7 @@ type Msg struct {
 	Subject string
 	ID      string
 	Data    []byte
+	SentBy  string // the API key that sent it (envelope.HeaderSentBy)
 }
 
 // Outcome is what JetStream answered for one Msg.
@@ -43,7 +46,11 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Msg) []Outcome {
 	out := make([]Outcome, len(msgs))
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
-		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data},
+		msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+		if m.SentBy != "" {
+			msg.Header[envelope.HeaderSentBy] = []string{m.SentBy}
+		}
+		f, err := p.js.PublishMsgAsync(msg,
 			jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(p.stream))
 		if err != nil {
 			out[i].Err = fmt.Errorf("publish %s: %w", m.ID, err)
@@ -72,6 +79,7 @@ type Stored struct {
 	Seq        uint64
 	Subject    string
 	RecordedAt time.Time
+	SentBy     string
 	Data       []byte
 }
 
@@ -87,5 +95,5 @@ func Get(ctx context.Context, st jetstream.Stream, seq uint64) (Stored, error) {
 	if err != nil {
 		return Stored{}, fmt.Errorf("read seq %d: %w", seq, err)
 	}
-	return Stored{Seq: m.Sequence, Subject: m.Subject, RecordedAt: m.Time, Data: m.Data}, nil
+	return Stored{Seq: m.Sequence, Subject: m.Subject, RecordedAt: m.Time, SentBy: m.Header.Get(envelope.HeaderSentBy), Data: m.Data}, nil
 }

@@ -1,0 +1,337 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerline/ledgerline/platform/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// ledgerline builds the CLI once per test run.
+func ledgerline(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ledgerline-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "ledgerline")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// env is a configuration for subprocesses.
+type env struct {
+	t    *testing.T
+	vars []string
+	addr string
+}
+
+func (e env) run(args ...string) (string, string, error) {
+	cmd := exec.Command(ledgerline(e.t), args...)
+	cmd.Env = append(os.Environ(), e.vars...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+var keyPattern = regexp.MustCompile(`^ll_[a-z2-7]{52}\n$`)
+
+func (e env) key(role string) string {
+	e.t.Helper()
+	out, stderr, err := e.run("keys", "create", "--role", role, "--name", "test-"+role)
+	if err != nil {
+		e.t.Fatalf("keys create: %v\n%s", err, stderr)
+	}
+	if !keyPattern.MatchString(out) {
+		e.t.Fatalf("keys create printed %q on stdout, want the key alone", out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// serve starts `ledgerline serve` and waits until it is ready.
+func (e env) serve() *exec.Cmd {
+	e.t.Helper()
+	cmd := exec.Command(ledgerline(e.t), "serve")
+	cmd.Env = append(os.Environ(), e.vars...)
+	logf, err := os.OpenFile(filepath.Join(e.t.TempDir(), "serve.log"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + e.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			e.t.Fatalf("ledgerline serve not ready after 60s:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type result struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Seq    uint64 `json:"seq"`
+	Error  string `json:"error"`
+}
+
+func (e env) push(ctx context.Context, key string, body []byte) ([]result, error) {
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+e.addr+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	var rs []result
+	return rs, json.Unmarshal(b, &rs)
+}
+
+func (e env) get(key, path string, out any) int {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+e.addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func batch(prefix string, n int) []byte {
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `{"id":"%s-%04d","source":"fx-feed","type":"fx.rate","schema_version":1,"subject":"USD/EUR",`+
+			`"occurred_at":"2026-10-31T18:00:00Z","data":{"base":"USD","quote":"EUR","rate":"0.9%04d"}}`+"\n", prefix, i, i)
+	}
+	return b.Bytes()
+}
+
+// TestKillNineLosesNothingAccepted kills `ledgerline serve` (embedded JetStream,
+// PostgreSQL) with SIGKILL while two clients push events, restarts it, and checks
+// that every event answered "accepted" is stored at its seq, and that sending
+// everything again stores nothing twice.
+func TestKillNineLosesNothingAccepted(t *testing.T) {
+	e := env{t: t, addr: freeAddr(t)}
+	natsAddr := freeAddr(t)
+	e.vars = []string{"LEDGERLINE_DATABASE_URL=" + pgtest.URL(t), "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+		"LEDGERLINE_HTTP_ADDR=" + e.addr, "LEDGERLINE_NATS_LISTEN=" + natsAddr, "LEDGERLINE_LOG_LEVEL=warn"}
+	source, auditor := e.key("source"), e.key("auditor")
+	srv := e.serve()
+
+	var (
+		mu       sync.Mutex
+		accepted = map[string]uint64{}
+		sent     [][]byte
+		wg       sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				body := batch(fmt.Sprintf("g%d-b%04d", g, i), 200)
+				mu.Lock()
+				sent = append(sent, body)
+				mu.Unlock()
+				rs, err := e.push(ctx, source, body)
+				if err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				for _, r := range rs {
+					if r.Status == "accepted" {
+						accepted[r.ID] = r.Seq
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = srv.Process.Wait()
+	cancel()
+	wg.Wait()
+	if len(accepted) < 1000 {
+		t.Fatalf("only %d events accepted before the kill; the test proves little", len(accepted))
+	}
+
+	e.serve()
+	stored := streamIDs(t, "nats://"+natsAddr)
+	for id, seq := range accepted {
+		if stored[seq] != id {
+			t.Fatalf("%s was accepted at seq %d; after the restart that seq holds %q", id, seq, stored[seq])
+		}
+	}
+	// One of them through the API too.
+	for id, seq := range accepted {
+		var got struct{ Seq uint64 }
+		if code := e.get(auditor, "/v1/events/"+id, &got); code != 200 || got.Seq != seq {
+			t.Fatalf("GET /v1/events/%s: status %d, seq %d, want seq %d", id, code, got.Seq, seq)
+		}
+		break
+	}
+	// Everything again, including batches whose answer the kill swallowed.
+	ids := map[string]bool{}
+	for _, body := range sent {
+		rs, err := e.push(context.Background(), source, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			ids[r.ID] = true
+			if seq, ok := accepted[r.ID]; ok && (r.Status != "duplicate" || r.Seq != seq) {
+				t.Fatalf("%s resent: %s seq %d, want duplicate of %d", r.ID, r.Status, r.Seq, seq)
+			}
+		}
+	}
+	var st struct{ Messages, LastSeq uint64 }
+	e.get(auditor, "/v1/stream", &st)
+	if st.Messages != uint64(len(ids)) {
+		t.Fatalf("stream holds %d events for %d distinct ids sent", st.Messages, len(ids))
+	}
+	t.Logf("%d accepted before SIGKILL, %d distinct events stored once each after the restart", len(accepted), len(ids))
+}
+
+// TestPrivatePostgresFromTheLocalInstallation runs the CLI with no database URL:
+// it starts its own PostgreSQL in the data dir (as the postgres user when root).
+func TestPrivatePostgresFromTheLocalInstallation(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil { // the postgres user must reach the cluster inside it
+		t.Fatal(err)
+	}
+	e := env{t: t, vars: []string{"LEDGERLINE_DATABASE_URL=", "LEDGERLINE_DATA_DIR=" + dir, "LEDGERLINE_LOG_LEVEL=warn"}}
+	e.key("operator")
+	out, stderr, err := e.run("keys", "list")
+	if err != nil || !strings.Contains(out, "test-operator") {
+		t.Fatalf("keys list: %v\n%s%s", err, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "postgres.password")); err != nil {
+		t.Fatalf("no private cluster password file: %v", err)
+	}
+	out, _, err = e.run("keys", "create", "--role", "nobody", "--name", "x")
+	if err == nil {
+		t.Fatalf("unknown role accepted: %s", out)
+	}
+}
+
+// streamIDs reads every event of the EVENTS stream from the embedded server: seq → id.
+func streamIDs(t *testing.T, url string) map[uint64]string {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint64]string{}
+	for uint64(len(out)) < info.State.Msgs {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			md, _ := m.Metadata()
+			var ev struct{ ID string }
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				t.Fatal(err)
+			}
+			out[md.Sequence.Stream] = ev.ID
+		}
+		if batch.Error() != nil {
+			t.Fatal(batch.Error())
+		}
+	}
+	return out
+}
