@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make bench: ingest through the real HTTP API vs raw JetStream async publish of the
+# same payloads, in the same run, on this machine. Writes bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS=${BENCH_EVENTS:-200000}
+COUNT=${BENCH_COUNT:-5}
+cmd="go test -run '^\$' -bench IngestVsRawJetStream -benchtime ${EVENTS}x -count ${COUNT} ."
+echo "== $cmd (in services/ingest)"
+out=$(cd services/ingest && go test -run '^$' -bench IngestVsRawJetStream -benchtime "${EVENTS}x" -count "$COUNT" . | tee /dev/stderr)
+lines=$(grep '^BenchmarkIngestVsRawJetStream' <<<"$out")
+
+# metric NAME: the values of one reported metric, one per run.
+metric() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}' <<<"$lines"; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+
+ingest=$(metric ingest_events/s | median)
+raw=$(metric raw_js_events/s | median)
+ratio=$(metric ratio | median)
+icpu=$(metric ingest_cpu_µs/event | median)
+pgcpu=$(metric ingest_pg_cpu_µs/event | median)
+rcpu=$(metric raw_cpu_µs/event | median)
+runs=$(metric ratio | tr '\n' ' ')
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "Produced by \`make bench\` ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))."
+  echo "Command, in \`services/ingest\`: \`$cmd\`"
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)."
+  echo "Everything runs on it at once: PostgreSQL (private test cluster), the embedded JetStream"
+  echo "server (file store), the ingest service and the HTTP clients."
+  echo
+  echo "## Ingest: POST /v1/events, batches of 500, 4 concurrent senders"
+  echo
+  echo "Each run sends ${EVENTS} distinct loan.balance events (~400 bytes) through the real HTTP API:"
+  echo "JSON Schema validation, the permanent duplicate check in PostgreSQL, JetStream publish"
+  echo "with acknowledgement, the event index write. The limit it is measured against is raw"
+  echo "JetStream async publish of the same payloads (same subjects, message ids, file storage)"
+  echo "to a stream on the same server, in the same run. Medians of ${COUNT} runs:"
+  echo
+  echo "| measure | value | target |"
+  echo "| --- | --- | --- |"
+  echo "| ingest throughput | $(printf '%.0f' "$ingest") events/s | ≥ 60,000 |"
+  echo "| raw JetStream async publish | $(printf '%.0f' "$raw") events/s | (the limit) |"
+  echo "| ratio ingest / raw | $ratio | ≥ 0.5 |"
+  echo "| CPU per event: ingest process (service, JetStream server, HTTP clients) | ${icpu} µs | |"
+  echo "| CPU per event: PostgreSQL | ${pgcpu} µs | |"
+  echo "| CPU per event: raw publish (client and JetStream server) | ${rcpu} µs | |"
+  echo
+  echo "Ratio of each run: ${runs}"
+  echo
+  echo "## Raw output"
+  echo
+  echo '```'
+  echo "$out"
+  echo '```'
+} > bench/results.md
+echo "wrote bench/results.md: ingest $(printf '%.0f' "$ingest") events/s, raw $(printf '%.0f' "$raw") events/s, ratio $ratio"
