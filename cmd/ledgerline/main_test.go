@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -334,4 +335,85 @@ func streamIDs(t *testing.T, url string) map[uint64]string {
 		}
 	}
 	return out
+}
+
+// TestCLIPushImportQuarantineSchemas drives the CLI against a running server the way
+// a source system and an operator would.
+func TestCLIPushImportQuarantineSchemas(t *testing.T) {
+	e := env{t: t, addr: freeAddr(t)}
+	e.vars = []string{"LEDGERLINE_DATABASE_URL=" + pgtest.URL(t), "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+		"LEDGERLINE_HTTP_ADDR=" + e.addr, "LEDGERLINE_LOG_LEVEL=warn"}
+	source, operator, author := e.key("source"), e.key("operator"), e.key("rule-author")
+	e.serve()
+	as := func(key string) env {
+		c := e
+		c.vars = append(append([]string{}, e.vars...), "LEDGERLINE_API_KEY="+key)
+		return c
+	}
+	root := filepath.Join("..", "..")
+
+	out, stderr, err := as(source).run("events", "push", filepath.Join(root, "schemas/examples/bank-2026-10.ndjson"))
+	if err != nil || !strings.Contains(out, "48 events") || !strings.Contains(out, "48 accepted, 0 duplicate, 0 rejected") {
+		t.Fatalf("push: %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = as(source).run("events", "push", filepath.Join(root, "schemas/examples/bad-events.ndjson"))
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(out, "rejected line 1 bad-float-money: data.outstanding") {
+		t.Fatalf("push of bad events: %v, want exit status 2 and the reasons\n%s", err, out)
+	}
+	out, stderr, err = as(source).run("events", "import", filepath.Join(root, "docs/examples/loans-eod.csv"),
+		"--mapping", filepath.Join(root, "docs/examples/loans-eod.mapping.yaml"), "--batch-size", "3")
+	if err != nil || !strings.Contains(out, "10 accepted") {
+		t.Fatalf("import: %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = as(source).run("events", "import", filepath.Join(root, "docs/examples/loans-eod.csv"),
+		"--mapping", filepath.Join(root, "docs/examples/loans-eod.mapping.yaml"))
+	if err != nil || !strings.Contains(out, "0 accepted, 10 duplicate") {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	out, stderr, err = as(source).run("quarantine", "list")
+	if err == nil || !strings.Contains(stderr, "HTTP 403, forbidden") {
+		t.Fatalf("a source key listing the quarantine: %v %s%s, want the 403 refusal", err, out, stderr)
+	}
+	out, stderr, err = as(operator).run("quarantine", "list")
+	if err != nil || strings.Count(out, "\n") != 11 || !strings.Contains(out, "bad-unknown-type") {
+		t.Fatalf("quarantine list: %v\n%s%s", err, out, stderr)
+	}
+	var entries []struct {
+		ID      int64
+		EventID string `json:"event_id"`
+	}
+	out, _, _ = as(operator).run("quarantine", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) != 10 {
+		t.Fatalf("quarantine list --json: %v %s", err, out)
+	}
+	var unknownType int64
+	for _, en := range entries {
+		if en.EventID == "bad-unknown-type" {
+			unknownType = en.ID
+		}
+	}
+	// Register the misspelt type's schema, then resubmit the event unchanged.
+	schema := filepath.Join(t.TempDir(), "balanse.json")
+	_ = os.WriteFile(schema, []byte(`{"type":"object"}`), 0o644)
+	out, stderr, err = as(author).run("schemas", "register", "--type", "loan.balanse", "--version", "1", schema)
+	if err != nil || !strings.Contains(out, "registered") {
+		t.Fatalf("schemas register: %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = as(author).run("schemas", "list")
+	if err != nil || !strings.Contains(out, "loan.balanse") || !strings.Contains(out, "built-in") {
+		t.Fatalf("schemas list: %v\n%s", err, out)
+	}
+	out, stderr, err = as(operator).run("quarantine", "resubmit", fmt.Sprint(unknownType))
+	if err != nil || !strings.Contains(out, "bad-unknown-type: accepted") || !strings.Contains(out, "resolved") {
+		t.Fatalf("quarantine resubmit: %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = as(operator).run("quarantine", "discard", fmt.Sprint(entries[0].ID), "--reason", "test data")
+	if err != nil || !strings.Contains(out, "discarded") {
+		t.Fatalf("quarantine discard: %v\n%s", err, out)
+	}
+	out, _, _ = as(operator).run("quarantine", "list")
+	if strings.Count(out, "\n") != 9 {
+		t.Fatalf("after one resolved and one discarded, want 8 open entries:\n%s", out)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -398,5 +399,27 @@ func TestQuarantinedEventsCanBeResubmittedAfterAFix(t *testing.T) {
 	var n int
 	if err := s.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action LIKE 'quarantine.%' OR action = 'schemas.register'`).Scan(&n); err != nil || n != 4 {
 		t.Fatalf("audit records: %d (%v), want 4", n, err)
+	}
+}
+
+func TestMetricsCountWhatHappened(t *testing.T) {
+	s := newStack(t)
+	s.push(ndjson(loan("m1", "LN-1", "1"), loan("m1", "LN-1", "1"), `{"id":"m2"}`))
+	resp, err := http.Get(s.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`ledgerline_ingest_events_total{status="accepted"} 1`,
+		`ledgerline_ingest_events_total{status="duplicate"} 1`,
+		`ledgerline_ingest_events_total{status="rejected"} 1`,
+		`ledgerline_ingest_rejects_total{code="invalid_envelope"} 1`,
+		`ledgerline_ingest_publish_seconds_count 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
