@@ -84,9 +84,13 @@ func describeLeaf(prefix string, l *jsonschema.ValidationError) FieldError {
 		}
 		return FieldError{Field: f, Message: fmt.Sprintf("%s: required field missing", strings.Join(names, ", "))}
 	case *kind.AdditionalProperties:
-		f := fieldName(prefix, append(append([]string{}, l.InstanceLocation...), k.Properties[0]))
+		// The library lists them in map order, which changes from run to run:
+		// sorted, the same event always gets the same message and field.
+		props := append([]string(nil), k.Properties...)
+		sort.Strings(props)
+		f := fieldName(prefix, append(append([]string{}, l.InstanceLocation...), props[0]))
 		return FieldError{Field: f, Message: fmt.Sprintf("%s: unknown field %s (not in the schema; check the spelling)",
-			label, quoteAll(k.Properties))}
+			label, quoteAll(props))}
 	case *kind.Type:
 		if k.Got == "number" || k.Got == "integer" {
 			for _, w := range k.Want {

@@ -3,9 +3,9 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -17,9 +17,20 @@ import (
 // the keywords below, into a small tree that answers valid, invalid or unknown for a
 // value. Every keyword is evaluated exactly as the specification (and the library)
 // does, or answers unknown: formats only ever answer valid (a strict check passed)
-// or unknown. An event is accepted on the fast path only when the answer is valid;
-// anything else goes through the library. TestFastPathAgreesWithTheLibrary checks
-// the two on the sample events and thousands of mutations of them.
+// or unknown.
+//
+// The tree checks the fast path's own JSON values (fval, see parse.go: objects as
+// member slices, strings pointing into the raw event), not the library's
+// map[string]any, so a valid event is parsed once, into buffers that are reused,
+// and never converted. Check (registry.go) accepts an event on the fast path only
+// when the parser answered and both the envelope's and the data's verdicts are
+// valid; otherwise the library validates (the data alone once the envelope is
+// known to be valid) and describes the problem.
+//
+// TestFastPathAgreesWithTheLibrary checks the verdicts against the library on the
+// sample events and tens of thousands of mutations of them, parsed from JSON by the
+// fast path's parser; TestCheckAgreesWithTheFullPath and FuzzCheck check whole
+// Check results (event, problem, message) against the library-only path.
 
 type verdict uint8
 
@@ -30,10 +41,23 @@ const (
 )
 
 type fastNode struct {
-	boolean       *bool // a true/false schema
-	types         []string
-	properties    map[string]*fastNode
-	required      []string
+	boolean *bool // a true/false schema
+	// type: typeMask has bit 1<<k for each kind k it accepts outright; integer
+	// accepts numbers written without fraction or exponent.
+	hasType  bool
+	typeMask uint8
+	integer  bool
+	// properties, and propSlots to find them (see prop).
+	props     []fastProp
+	propSlots []uint16
+	// members: whether objects' members need looking at (properties,
+	// additionalProperties or propertyNames).
+	members bool
+	// required: bit i of requiredMask for props[i] (the first 64), requiredOther
+	// for the rest.
+	required      []string // as written; compile turns it into the two below
+	requiredMask  uint64
+	requiredOther []string
 	additional    *fastNode
 	propertyNames *fastNode
 	pattern       matcher
@@ -48,6 +72,11 @@ type fastNode struct {
 	ifN           *fastNode
 	thenN         *fastNode
 	elseN         *fastNode
+}
+
+type fastProp struct {
+	name string
+	node *fastNode
 }
 
 // annotations are keywords that do not affect validation.
@@ -81,12 +110,30 @@ func (fc *fastCompiler) compile(base string, s any) *fastNode {
 		base = strings.SplitN(id, "#", 2)[0]
 	}
 	n := &fastNode{minLength: -1, maxLength: -1}
+	keywords := 0
 	for k, v := range obj {
 		if annotations[k] {
 			continue
 		}
 		if !fc.keyword(n, base, k, v) {
 			return nil
+		}
+		keywords++
+	}
+	if len(n.props) > 1<<16-1 {
+		return nil // propSlots hold uint16 indices
+	}
+	if keywords == 1 && len(n.refs) == 1 {
+		return n.refs[0] // {"$ref": x} is x: spare check a level
+	}
+	sort.Slice(n.props, func(i, j int) bool { return n.props[i].name < n.props[j].name })
+	n.indexProps()
+	n.members = len(n.props) > 0 || n.additional != nil || n.propertyNames != nil
+	for _, r := range n.required {
+		if i := n.prop(r); i >= 0 && i < 64 {
+			n.requiredMask |= 1 << i
+		} else {
+			n.requiredOther = append(n.requiredOther, r)
 		}
 	}
 	return n
@@ -95,30 +142,50 @@ func (fc *fastCompiler) compile(base string, s any) *fastNode {
 func (fc *fastCompiler) keyword(n *fastNode, base, k string, v any) bool {
 	switch k {
 	case "type":
+		var names []any
 		switch t := v.(type) {
 		case string:
-			n.types = []string{t}
+			names = []any{t}
 		case []any:
-			for _, e := range t {
-				s, ok := e.(string)
-				if !ok {
-					return false
-				}
-				n.types = append(n.types, s)
-			}
+			names = t
 		default:
 			return false
+		}
+		if len(names) == 0 {
+			return false
+		}
+		n.hasType = true
+		for _, e := range names {
+			switch e {
+			case "object":
+				n.typeMask |= 1 << jObject
+			case "array":
+				n.typeMask |= 1 << jArray
+			case "string":
+				n.typeMask |= 1 << jString
+			case "boolean":
+				n.typeMask |= 1<<jTrue | 1<<jFalse
+			case "null":
+				n.typeMask |= 1 << jNull
+			case "number":
+				n.typeMask |= 1 << jNumber
+			case "integer":
+				n.integer = true
+			default:
+				return false
+			}
 		}
 	case "properties":
 		props, ok := v.(map[string]any)
 		if !ok {
 			return false
 		}
-		n.properties = map[string]*fastNode{}
 		for name, sub := range props {
-			if n.properties[name] = fc.compile(base, sub); n.properties[name] == nil {
+			node := fc.compile(base, sub)
+			if node == nil {
 				return false
 			}
+			n.props = append(n.props, fastProp{name, node})
 		}
 	case "required":
 		list, ok := v.([]any)
@@ -260,8 +327,9 @@ func (fc *fastCompiler) resolve(base, ref string) (any, string, bool) {
 	return cur, url, true
 }
 
-// check evaluates v (as decoded by jsonschema.UnmarshalJSON: json.Number for numbers).
-func (n *fastNode) check(v any) verdict {
+// check evaluates v. The verdict is invalid as soon as one keyword fails for
+// certain, unknown when none fails but one could not be decided, else valid.
+func (n *fastNode) check(v *fval) verdict {
 	if n.boolean != nil {
 		if *n.boolean {
 			return valid
@@ -269,39 +337,24 @@ func (n *fastNode) check(v any) verdict {
 		return invalid
 	}
 	out := valid
-	merge := func(r verdict) bool {
-		if r == invalid {
-			out = invalid
-			return false
-		}
-		if r == unknown {
+	if n.hasType {
+		switch n.typeVerdict(v) {
+		case invalid:
+			return invalid
+		case unknown:
 			out = unknown
 		}
-		return true
 	}
-	if n.types != nil && !merge(typeVerdict(n.types, v)) {
-		return invalid
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		for _, r := range n.required {
-			if _, ok := x[r]; !ok {
-				return invalid
-			}
+	switch v.kind {
+	case jObject:
+		switch n.checkObject(v) {
+		case invalid:
+			return invalid
+		case unknown:
+			out = unknown
 		}
-		for k, val := range x {
-			if sub, ok := n.properties[k]; ok {
-				if !merge(sub.check(val)) {
-					return invalid
-				}
-			} else if n.additional != nil && !merge(n.additional.check(val)) {
-				return invalid
-			}
-			if n.propertyNames != nil && !merge(n.propertyNames.check(k)) {
-				return invalid
-			}
-		}
-	case string:
+	case jString:
+		x := v.s
 		if n.minLength >= 0 || n.maxLength >= 0 {
 			l := utf8.RuneCountInString(x)
 			if (n.minLength >= 0 && l < n.minLength) || (n.maxLength >= 0 && l > n.maxLength) {
@@ -311,12 +364,12 @@ func (n *fastNode) check(v any) verdict {
 		if n.pattern != nil && !n.pattern.MatchString(x) {
 			return invalid
 		}
-		if n.format != "" && !merge(formatVerdict(n.format, x)) {
-			return invalid
+		if n.format != "" && formatVerdict(n.format, x) != valid {
+			out = unknown
 		}
-	case json.Number:
+	case jNumber:
 		if n.minimum != nil {
-			i, err := strconv.ParseInt(x.String(), 10, 64)
+			i, err := strconv.ParseInt(v.s, 10, 64)
 			if err != nil {
 				out = unknown
 			} else if i < *n.minimum {
@@ -324,114 +377,222 @@ func (n *fastNode) check(v any) verdict {
 			}
 		}
 	}
-	if n.hasEnum && !merge(enumVerdict(n.enum, v)) {
+	if n.hasEnum && !enumHas(n.enum, v) {
 		return invalid
 	}
-	if n.constVal != nil {
-		if s, ok := v.(string); !ok || s != *n.constVal {
-			return invalid
-		}
+	if n.constVal != nil && (v.kind != jString || v.s != *n.constVal) {
+		return invalid
 	}
 	for _, r := range n.refs {
-		if !merge(r.check(v)) {
+		switch r.check(v) {
+		case invalid:
 			return invalid
+		case unknown:
+			out = unknown
 		}
 	}
 	if n.ifN != nil {
+		var r verdict
 		switch n.ifN.check(v) {
 		case unknown:
-			out = unknown
+			r = unknown
 		case valid:
-			if n.thenN != nil && !merge(n.thenN.check(v)) {
-				return invalid
+			r = valid
+			if n.thenN != nil {
+				r = n.thenN.check(v)
 			}
 		case invalid:
-			if n.elseN != nil && !merge(n.elseN.check(v)) {
-				return invalid
+			r = valid
+			if n.elseN != nil {
+				r = n.elseN.check(v)
 			}
+		}
+		switch r {
+		case invalid:
+			return invalid
+		case unknown:
+			out = unknown
 		}
 	}
 	return out
 }
 
-func typeVerdict(types []string, v any) verdict {
-	for _, t := range types {
-		switch t {
-		case "object":
-			if _, ok := v.(map[string]any); ok {
-				return valid
+// checkObject evaluates properties, required, additionalProperties and
+// propertyNames on an object (whose keys the parser guarantees are distinct).
+func (n *fastNode) checkObject(v *fval) verdict {
+	out := valid
+	var seen uint64 // bit i: props[i] is present
+	for i := range v.elems {
+		if !n.members {
+			break
+		}
+		m := &v.elems[i]
+		var sub *fastNode
+		if j := n.prop(m.key); j >= 0 {
+			if j < 64 {
+				seen |= 1 << j
 			}
-		case "array":
-			if _, ok := v.([]any); ok {
-				return valid
+			sub = n.props[j].node
+		} else {
+			sub = n.additional
+		}
+		if sub != nil {
+			switch sub.check(&m.val) {
+			case invalid:
+				return invalid
+			case unknown:
+				out = unknown
 			}
-		case "string":
-			if _, ok := v.(string); ok {
-				return valid
+		}
+		if n.propertyNames != nil {
+			name := fval{kind: jString, s: m.key}
+			switch n.propertyNames.check(&name) {
+			case invalid:
+				return invalid
+			case unknown:
+				out = unknown
 			}
-		case "boolean":
-			if _, ok := v.(bool); ok {
-				return valid
-			}
-		case "null":
-			if v == nil {
-				return valid
-			}
-		case "number":
-			if _, ok := v.(json.Number); ok {
-				return valid
-			}
-		case "integer":
-			if num, ok := v.(json.Number); ok {
-				if strings.ContainsAny(num.String(), ".eE") {
-					return unknown // 1.0 is an integer to JSON Schema; leave it to the library
-				}
-				return valid
-			}
-		default:
-			return unknown
 		}
 	}
-	if num, ok := v.(json.Number); ok && strings.ContainsAny(num.String(), ".eE") {
-		for _, t := range types {
-			if t == "integer" {
-				return unknown
-			}
+	if seen&n.requiredMask != n.requiredMask {
+		return invalid
+	}
+	for _, r := range n.requiredOther {
+		if v.member(r) == nil {
+			return invalid
 		}
+	}
+	return out
+}
+
+// prop is the index in props of the property named key, or -1. Every event
+// field is looked up, so this is a small open-addressing hash table (propSlots,
+// indices+1, 0 empty) on a hash of the length and the first and last bytes: one
+// probe and one string comparison, where a scan compared a dozen names.
+func (n *fastNode) prop(key string) int {
+	if len(n.props) == 0 {
+		return -1
+	}
+	mask := uint32(len(n.propSlots) - 1)
+	for h := propHash(key) & mask; ; h = (h + 1) & mask {
+		i := int(n.propSlots[h]) - 1
+		if i < 0 {
+			return -1
+		}
+		if n.props[i].name == key {
+			return i
+		}
+	}
+}
+
+func propHash(key string) uint32 {
+	h := uint32(len(key)) * 0x9e3779b1
+	if len(key) > 0 {
+		h ^= uint32(key[0])<<8 | uint32(key[len(key)-1])
+		h *= 0x85ebca6b
+		h ^= h >> 16
+	}
+	return h
+}
+
+// indexProps builds propSlots: at least twice as many slots as properties, so
+// a probe for an absent name soon meets an empty slot.
+func (n *fastNode) indexProps() {
+	if len(n.props) == 0 {
+		return
+	}
+	size := 4
+	for size < 2*len(n.props) {
+		size *= 2
+	}
+	n.propSlots = make([]uint16, size)
+	mask := uint32(size - 1)
+	for i, pr := range n.props {
+		h := propHash(pr.name) & mask
+		for n.propSlots[h] != 0 {
+			h = (h + 1) & mask
+		}
+		n.propSlots[h] = uint16(i + 1)
+	}
+}
+
+func (n *fastNode) typeVerdict(v *fval) verdict {
+	if n.typeMask&(1<<v.kind) != 0 {
+		return valid
+	}
+	if v.kind == jNumber && n.integer {
+		if strings.ContainsAny(v.s, ".eE") {
+			return unknown // 1.0 is an integer to JSON Schema; leave it to the library
+		}
+		return valid
 	}
 	return invalid
 }
 
-func enumVerdict(enum []string, v any) verdict {
-	s, ok := v.(string)
-	if !ok {
-		return invalid // every member is a string
+// enumHas: every member of a fast enum is a string.
+func enumHas(enum []string, v *fval) bool {
+	if v.kind != jString {
+		return false
 	}
 	for _, e := range enum {
-		if e == s {
-			return valid
+		if e == v.s {
+			return true
 		}
 	}
-	return invalid
+	return false
 }
 
-// formatVerdict is valid when a strict check passes, unknown otherwise.
+// formatVerdict is valid when a strict check passes, unknown otherwise. The checks
+// accept exactly what time.Parse accepts in the layouts below (TestFormatChecks),
+// which the library's format checks all accept too, without time.Parse's cost.
 func formatVerdict(format, s string) verdict {
 	switch format {
 	case "date":
-		if len(s) == 10 && isDateLayout(s) {
-			if _, err := time.Parse(time.DateOnly, s); err == nil {
-				return valid
-			}
+		if len(s) == 10 && isDateLayout(s) && isDate(s) {
+			return valid
 		}
 	case "date-time":
-		if isDateTimeLayout(s) {
-			if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return valid
-			}
+		if isDateTimeLayout(s) && isDate(s[:10]) && isTime(s[11:]) {
+			return valid
 		}
 	}
 	return unknown
+}
+
+// isDate: a dddd-dd-dd date that exists in the proleptic Gregorian calendar.
+func isDate(s string) bool {
+	y := num(s[0:4])
+	m := num(s[5:7])
+	d := num(s[8:10])
+	if m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return d <= days
+}
+
+// isTime: hh:mm:ss..., then Z or ±hh:mm, within range (no leap second), in a
+// string with isDateTimeLayout's layout.
+func isTime(s string) bool {
+	if num(s[0:2]) > 23 || num(s[3:5]) > 59 || num(s[6:8]) > 59 {
+		return false
+	}
+	if z := s[len(s)-6:]; z[0] == '+' || z[0] == '-' {
+		return num(z[1:3]) <= 23 && num(z[4:6]) <= 59
+	}
+	return true
+}
+
+// num is the value of a string of ASCII digits.
+func num(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
 
 // isDateLayout: dddd-dd-dd.

@@ -15,7 +15,9 @@ import (
 func parseSeeds() [][]byte {
 	seeds := [][]byte{[]byte(`{}`), []byte(`[]`), []byte(`{"a":[1,-0.5e+3,true,false,null,"x"],"b":{"c":""}}`),
 		[]byte(` {"a" : 1 } `), []byte(`{"a":1}x`), []byte(`{"a":01}`), []byte(`{"a":"\u00e9"}`), []byte("{\"a\":\"\xff\"}"),
-		[]byte(`{"a":1,"a":2}`), []byte(`{"a":-}`), []byte(`{"a":1.}`), []byte(`{"a":"tab	"}`), []byte(`[1,]`), []byte(`{"a":1,}`)}
+		[]byte(`{"a":1,"a":2}`), []byte(`{"a":-}`), []byte(`{"a":1.}`), []byte(`{"a":"tab	"}`), []byte(`[1,]`), []byte(`{"a":1,}`),
+		[]byte(`{"a":"x\"y\\z\/\b\f\n\r\t\u0000\u00E9\uffff"}`), []byte(`["\ud83d\ude00","\ud800","\udc00x","\ud800\u0041","\q","\u12"]`),
+		[]byte(`{"\u0061":1,"a":2}`), []byte("[\"\xc3\xa9\u00e9\", \"\u00e9\xc3\"]"), []byte(`{"a":{"b":[{},[],{"c":[1,{"d":null}]}]},"e":[[]]}`)}
 	for _, f := range []string{"examples/bank-2026-10.ndjson", "examples/bad-events.ndjson"} {
 		b, _ := schemas.Examples.ReadFile(f)
 		sc := bufio.NewScanner(bytes.NewReader(b))
@@ -26,9 +28,18 @@ func parseSeeds() [][]byte {
 	return seeds
 }
 
-// agree fails when parseFast answers something encoding/json does not.
+// agree fails when parseFast answers something encoding/json does not: its value,
+// in the library's form (toAny), must be exactly decode's. It also parses with a
+// pooled parser, reused, which must give the same.
 func agree(t *testing.T, in []byte) bool {
 	fast, ok := parseFast(in)
+	p := getParser()
+	defer p.release()
+	p.parse([]byte(`{"warm":["the",{"buffers":1}]}`))
+	pooled, pok := p.parse(in)
+	if pok != ok {
+		t.Fatalf("parse(%q): fresh parser %v, reused parser %v", in, ok, pok)
+	}
 	if !ok {
 		return false
 	}
@@ -36,8 +47,11 @@ func agree(t *testing.T, in []byte) bool {
 	if err != nil {
 		t.Fatalf("parseFast accepted %q, encoding/json refuses it: %v", in, err)
 	}
-	if !reflect.DeepEqual(fast, std) {
-		t.Fatalf("parseFast(%q) = %#v, encoding/json = %#v", in, fast, std)
+	if got := fast.toAny(); !reflect.DeepEqual(got, std) {
+		t.Fatalf("parseFast(%q) = %#v, encoding/json = %#v", in, got, std)
+	}
+	if got := pooled.toAny(); !reflect.DeepEqual(got, std) {
+		t.Fatalf("reused parser on %q = %#v, encoding/json = %#v", in, got, std)
 	}
 	return true
 }

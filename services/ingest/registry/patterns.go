@@ -1,6 +1,9 @@
 package registry
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // matcher matches a string against a schema pattern.
 type matcher interface{ MatchString(string) bool }
@@ -76,6 +79,56 @@ var hotPatterns = map[string]matchFunc{
 		}
 		return true
 	},
+	`^(0(\.[0-9]{1,18})?|1(\.0{1,18})?)$`: func(s string) bool { // a factor between 0 and 1
+		if s == "0" || s == "1" {
+			return true
+		}
+		if len(s) < 3 || len(s) > 20 || s[1] != '.' {
+			return false
+		}
+		switch s[0] {
+		case '0':
+			return digits(s[2:]) == len(s)-2
+		case '1':
+			return strings.Trim(s[2:], "0") == ""
+		}
+		return false
+	},
+	`^[0-9]{4,10}$`: func(s string) bool { return len(s) >= 4 && len(s) <= 10 && digits(s) == len(s) },
+	`^[A-Z0-9]{18}[0-9]{2}$`: func(s string) bool { // LEI
+		return len(s) == 20 && upperOrDigits(s[:18]) && digits(s[18:]) == 2
+	},
+	`^[A-Z]{2}[A-Z0-9]{9}[0-9]$`: func(s string) bool { // ISIN
+		return len(s) == 12 && upper(s[:2]) && upperOrDigits(s[2:11]) && digits(s[11:]) == 1
+	},
+	`^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$`: func(s string) bool { // period: year, month or quarter
+		if len(s) < 4 || digits(s[:4]) != 4 {
+			return false
+		}
+		switch r := s[4:]; {
+		case r == "":
+			return true
+		case len(r) != 3 || r[0] != '-':
+			return false
+		case r[1] == 'Q':
+			return r[2] >= '1' && r[2] <= '4'
+		case r[1] == '0':
+			return r[2] >= '1' && r[2] <= '9'
+		case r[1] == '1':
+			return r[2] >= '0' && r[2] <= '2'
+		}
+		return false
+	},
+	`\S`: func(s string) bool { // not blank: RE2's \s is ASCII [\t\n\f\r ], anything else counts
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '\t', '\n', '\f', '\r', ' ':
+			default:
+				return true
+			}
+		}
+		return false
+	},
 	`^[A-Z]{3}$`: func(s string) bool { return len(s) == 3 && upper(s) },
 	`^[A-Z]{2}$`: func(s string) bool { return len(s) == 2 && upper(s) },
 	`^[0-9]`:     func(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' },
@@ -99,6 +152,15 @@ func digits(s string) int {
 		n++
 	}
 	return n
+}
+
+func upperOrDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func upper(s string) bool {

@@ -79,6 +79,14 @@ func TestBadInputIsNamed(t *testing.T) {
 	}
 }
 
+func TestAnEnvelopeErrorKeepsTheReadableID(t *testing.T) {
+	r := newRegistry(t)
+	ev, p, _ := r.Check(context.Background(), []byte(`{"id":"cb-1","source":"s","type":"loan.balance","schema_version":1,"subject":"LN-1","occurred_at":"31/10/2026","data":{}}`))
+	if p == nil || p.Code != registry.CodeEnvelope || ev.ID != "cb-1" || ev.Type != "loan.balance" {
+		t.Fatalf("event %+v, problem %+v: want the id and type kept with the envelope error", ev, p)
+	}
+}
+
 func TestRegisteredSchemasMustNotAllowFloats(t *testing.T) {
 	r := newRegistry(t)
 	_, err := r.Compile(registry.Key{"loan.rating", 1}, []byte(`{"type":"object","properties":{"pd":{"type":"number"}}}`))
