@@ -38,7 +38,8 @@ runs=$(metric ratio | tr '\n' ' ')
   echo "JSON Schema validation, the permanent duplicate check in PostgreSQL, JetStream publish"
   echo "with acknowledgement, the event index write. The limit it is measured against is raw"
   echo "JetStream async publish of the same payloads (same subjects, message ids, file storage)"
-  echo "to a stream on the same server, in the same run. Medians of ${COUNT} runs:"
+  echo "to a stream on the same server, in the same run: half before the ingest phase and half"
+  echo "after it, so drift in the machine's speed weighs on both sides. Medians of ${COUNT} runs:"
   echo
   echo "| measure | value | target |"
   echo "| --- | --- | --- |"

@@ -101,16 +101,25 @@ func (s *Store) Index(ctx context.Context, events []Indexed) error {
 	}
 	// COPY is the cheap way in. It fails as a whole if one id is already there (the
 	// catch-up may have indexed it a moment earlier); then the merging insert runs.
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"event_index"},
-		[]string{"id", "seq", "type", "supersedes"},
-		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
-			e := &events[i]
-			var sup *string
-			if e.Supersedes != "" {
-				sup = &e.Supersedes
-			}
-			return []any{e.ID, int64(e.Seq), e.Type, sup}, nil
-		}))
+	// The index is a projection of the stream that the catch-up repairs (at start,
+	// before serving, and periodically), so its commit need not wait for the WAL
+	// flush: a crash can lose the last index writes, never an event.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"event_index"},
+			[]string{"id", "seq", "type", "supersedes"},
+			pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
+				e := &events[i]
+				var sup *string
+				if e.Supersedes != "" {
+					sup = &e.Supersedes
+				}
+				return []any{e.ID, int64(e.Seq), e.Type, sup}, nil
+			}))
+		return err
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return s.merge(ctx, events)
