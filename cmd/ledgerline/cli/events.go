@@ -27,11 +27,7 @@ func eventsCmd() *cobra.Command {
 		Long:  "Exit status: 0 when every event was accepted or was a duplicate, 2 when some were rejected (they are in the quarantine), 1 on failure.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -61,11 +57,7 @@ func eventsCmd() *cobra.Command {
 		Long:  "See docs/sending-events.md for the mapping format. Exit status as for push; rows the mapping cannot turn into events also give 2.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}

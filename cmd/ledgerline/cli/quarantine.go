@@ -28,11 +28,7 @@ func quarantineCmd() *cobra.Command {
 		Short: "List quarantined input, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -79,11 +75,7 @@ func quarantineCmd() *cobra.Command {
 		Short: "Send quarantined input again, as it was or corrected from a file",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -121,11 +113,7 @@ func quarantineCmd() *cobra.Command {
 		Short: "Close quarantined input without sending it, saying why",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}

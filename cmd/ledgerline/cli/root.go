@@ -72,6 +72,15 @@ func logger(cmd *cobra.Command, cfg config.Config) (*slog.Logger, error) {
 	return logging.New(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
 }
 
+// commandClient is the API client of a command: its configured server and key.
+func commandClient(cmd *cobra.Command) (*client, error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return apiClient(cfg)
+}
+
 // apiClient is a client for the configured server and key.
 func apiClient(cfg config.Config) (*client, error) {
 	if cfg.APIKey == "" {

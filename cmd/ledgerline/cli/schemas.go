@@ -23,11 +23,7 @@ func schemasCmd() *cobra.Command {
 		Short: "Register a JSON Schema for an event type's data (versions are immutable)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -57,11 +53,7 @@ func schemasCmd() *cobra.Command {
 		Short: "List built-in and registered schemas",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := apiClient(cfg)
+			c, err := commandClient(cmd)
 			if err != nil {
 				return err
 			}
