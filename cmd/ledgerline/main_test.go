@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -416,4 +417,100 @@ func TestCLIPushImportQuarantineSchemas(t *testing.T) {
 	if strings.Count(out, "\n") != 9 {
 		t.Fatalf("after one resolved and one discarded, want 8 open entries:\n%s", out)
 	}
+}
+
+// TestKillNineOfARuleWorkerChangesNothing kills `ledgerline serve` with SIGKILL while
+// the rules backfill a new rule set, restarts it, and compares the contributions with
+// those of a clean rebuild from the stream: same rows, same checksum.
+func TestKillNineOfARuleWorkerChangesNothing(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	e := env{t: t, addr: freeAddr(t)}
+	e.vars = []string{"LEDGERLINE_DATABASE_URL=" + dbURL, "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+		"LEDGERLINE_HTTP_ADDR=" + e.addr, "LEDGERLINE_LOG_LEVEL=warn", "LEDGERLINE_RULES_BATCH=500"}
+	source, author, operator := e.key("source"), e.key("rule-author"), e.key("operator")
+	srv := e.serve()
+	const events = 60000
+	for b := 0; b < events/2000; b++ {
+		var body bytes.Buffer
+		for i := b * 2000; i < (b+1)*2000; i++ {
+			fmt.Fprintf(&body, `{"id":"k-%06d","source":"core-banking","type":"loan.balance","schema_version":1,"subject":"LN-%d",`+
+				`"occurred_at":"2026-10-%02dT18:00:00Z","data":{"loan_id":"LN-%d","counterparty_id":"CP-%d","exposure_class":"corporate",`+
+				`"product":"term_loan","outstanding":"%d.%02d","currency":"EUR"}}`+"\n", i, i%900, 1+i%28, i%900, i%37, 1000+i, i%100)
+		}
+		if _, err := e.push(context.Background(), source, body.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rulesFile := filepath.Join(t.TempDir(), "kill.yaml")
+	_ = os.WriteFile(rulesFile, []byte(`
+ruleset: kill-test
+effective_from: "2026-01"
+figures:
+  - name: kill_exposure
+    kind: stock
+    when: event.type == "loan.balance"
+    dimensions: {counterparty: event.data.counterparty_id}
+    value: decimal(event.data.outstanding)
+    currency: event.data.currency
+  - name: kill_flow
+    kind: flow
+    when: event.type == "loan.balance" && event.data.counterparty_id == "CP-1"
+    value: decimal(event.data.outstanding)
+`), 0o644)
+	as := func(key string) env {
+		c := e
+		c.vars = append(append([]string{}, e.vars...), "LEDGERLINE_API_KEY="+key)
+		return c
+	}
+	if out, stderr, err := as(author).run("rules", "onboard", rulesFile); err != nil {
+		t.Fatalf("rules onboard: %v\n%s%s", err, out, stderr)
+	}
+	// Kill it while the backfill runs.
+	checksum := func() (int64, string) {
+		c, err := pgx.Connect(context.Background(), dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		var (
+			n   int64
+			sum string
+		)
+		if err := c.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '')
+			FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject) AS r
+			FROM contributions) t`).Scan(&n, &sum); err != nil {
+			t.Fatal(err)
+		}
+		return n, sum
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, _ := checksum(); n > 2000 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = srv.Process.Wait()
+	partial, _ := checksum()
+
+	e.serve()
+	if out, stderr, err := as(operator).run("rules", "wait"); err != nil {
+		t.Fatalf("rules wait: %v\n%s%s", err, out, stderr)
+	}
+	n1, sum1 := checksum()
+	want := int64(events + events/37) // every event for kill_exposure, CP-1's for kill_flow
+	if n1 != want {
+		t.Fatalf("after the kill (%d rows were in) and restart: %d rows, want %d", partial, n1, want)
+	}
+	if out, stderr, err := as(operator).run("projections", "rebuild"); err != nil {
+		t.Fatalf("projections rebuild: %v\n%s%s", err, out, stderr)
+	}
+	n2, sum2 := checksum()
+	if n1 != n2 || sum1 != sum2 {
+		t.Fatalf("after kill and restart %d rows (%s); clean rebuild %d rows (%s)", n1, sum1, n2, sum2)
+	}
+	t.Logf("killed with %d of %d rows committed; after the restart %d rows, identical to a clean rebuild", partial, want, n1)
 }

@@ -43,6 +43,7 @@ type Config struct {
 	Log      LogConfig      `mapstructure:"log"`
 	Stream   StreamConfig   `mapstructure:"stream"`
 	Ingest   IngestConfig   `mapstructure:"ingest"`
+	Rules    RulesConfig    `mapstructure:"rules"`
 	Postgres PostgresConfig `mapstructure:"postgres"`
 }
 
@@ -86,6 +87,17 @@ type IngestConfig struct {
 	IndexInterval time.Duration `mapstructure:"index_interval"`
 }
 
+// RulesConfig tunes the rule consumers.
+type RulesConfig struct {
+	// Partitions is the number of partition consumers per rule set version: the
+	// unit of parallelism across goroutines and processes (rules.partitions,
+	// default 2). Changing it needs `ledgerline projections rebuild`.
+	Partitions int `mapstructure:"partitions"`
+	// Batch is the most events evaluated and committed in one transaction
+	// (rules.batch, default 2000).
+	Batch int `mapstructure:"batch"`
+}
+
 // PostgresConfig configures the private PostgreSQL used when DatabaseURL is empty.
 type PostgresConfig struct {
 	// BinDir holds initdb and postgres (postgres.bin_dir); empty means search PATH
@@ -114,6 +126,7 @@ func Default() Config {
 			PublishTimeout: 10 * time.Second,
 			IndexInterval:  30 * time.Second,
 		},
+		Rules:    RulesConfig{Partitions: 2, Batch: 2000},
 		Postgres: PostgresConfig{MaxConns: 16},
 	}
 }
@@ -147,6 +160,8 @@ func keys(d Config) []struct {
 		{"ingest.max_event_bytes", d.Ingest.MaxEventBytes, "largest accepted event"},
 		{"ingest.publish_timeout", d.Ingest.PublishTimeout, "wait for JetStream acknowledgements"},
 		{"ingest.index_interval", d.Ingest.IndexInterval, "event index catch-up interval"},
+		{"rules.partitions", d.Rules.Partitions, "partition consumers per rule set version"},
+		{"rules.batch", d.Rules.Batch, "most events per rule consumer transaction"},
 		{"postgres.bin_dir", d.Postgres.BinDir, "directory of initdb/postgres for the private server"},
 		{"postgres.max_conns", d.Postgres.MaxConns, "PostgreSQL pool size"},
 	}
@@ -243,6 +258,9 @@ func (c Config) Validate() error {
 	if c.Ingest.IndexInterval >= c.Stream.DuplicateWindow {
 		errs = append(errs, fmt.Errorf("ingest.index_interval (%s) must be shorter than stream.duplicate_window (%s)",
 			c.Ingest.IndexInterval, c.Stream.DuplicateWindow))
+	}
+	if c.Rules.Partitions < 1 || c.Rules.Partitions > 256 || c.Rules.Batch < 1 {
+		errs = append(errs, fmt.Errorf("rules.partitions must be 1 to 256 and rules.batch positive (got %d, %d)", c.Rules.Partitions, c.Rules.Batch))
 	}
 	if c.Ingest.MaxBodyBytes <= 0 || c.Ingest.MaxEvents <= 0 || c.Ingest.MaxEventBytes <= 0 {
 		errs = append(errs, errors.New("ingest limits must be positive"))

@@ -58,7 +58,7 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), demoCmd())
+	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), rulesCmd(), figuresCmd(), projectionsCmd(), demoCmd())
 	return root
 }
 

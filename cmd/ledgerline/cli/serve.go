@@ -10,7 +10,11 @@ import (
 	"github.com/ledgerline/ledgerline/platform/app"
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/services/ingest"
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/ingest/batch"
 	"github.com/ledgerline/ledgerline/services/ingest/service"
+	"github.com/ledgerline/ledgerline/services/rules"
+	rulesservice "github.com/ledgerline/ledgerline/services/rules/service"
 )
 
 func serveCmd() *cobra.Command {
@@ -18,7 +22,7 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run every Ledgerline service in one process",
 		Long: "Runs the platform: with no --nats-url an embedded nats-server with JetStream, with no --database-url a private\n" +
-			"PostgreSQL, both in --data-dir; then the services (today: ingest) behind the HTTP API on --http-addr.",
+			"PostgreSQL, both in --data-dir; then the services (today: ingest and rules) behind the HTTP API on --http-addr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -34,7 +38,23 @@ func serveCmd() *cobra.Command {
 type running struct {
 	platform *app.Platform
 	ingest   *ingest.Service
+	rules    *rules.Service
 	addr     string
+}
+
+// ingestPoster stores events produced inside Ledgerline (manual adjustments)
+// through the ingest path, so they are validated, deduplicated and kept like any.
+func ingestPoster(ing *ingest.Service) rules.Poster {
+	return func(ctx context.Context, by string, raw []byte) (uint64, error) {
+		res, err := ing.Ingest(ctx, by, "api", []batch.Item{{Raw: raw, Size: len(raw)}})
+		if err != nil {
+			return 0, err
+		}
+		if res[0].Status == ingest.StatusRejected {
+			return 0, fmt.Errorf("%s: %w", res[0].Error, httpjson.ErrInvalid)
+		}
+		return res[0].Seq, nil
+	}
 }
 
 // serve starts the platform and serves until ctx ends. onReady, if set, runs once
@@ -56,6 +76,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	if err != nil {
 		return err
 	}
+	rs, err := rulesservice.Start(ctx, p, srv, ingestPoster(ing))
+	if err != nil {
+		return err
+	}
+	defer rs.Stop()
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -68,7 +93,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	case err := <-errc:
 		return err
 	case addr := <-ready:
-		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, addr: addr}) {
+		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, rules: rs, addr: addr}) {
 			cancel()
 		}
 	}

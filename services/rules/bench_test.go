@@ -1,0 +1,171 @@
+package rules_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/envelope"
+)
+
+// benchRules has three figures matching every loan.balance event.
+const benchRules = `
+ruleset: bench
+effective_from: "2026-01"
+figures:
+  - name: bench_exposure
+    kind: stock
+    when: event.type == "loan.balance"
+    dimensions:
+      counterparty: event.data.counterparty_id
+      exposure_class: event.data.exposure_class
+    value: decimal(event.data.outstanding)
+    currency: event.data.currency
+  - name: bench_undrawn
+    kind: stock
+    when: event.type == "loan.balance"
+    dimensions:
+      counterparty: event.data.counterparty_id
+    value: decimal(event.data.undrawn_commitment) * decimal(event.data.ccf)
+    currency: event.data.currency
+  - name: bench_by_product
+    kind: flow
+    when: event.type == "loan.balance"
+    dimensions:
+      product: event.data.product
+    value: decimal(event.data.outstanding)
+    currency: event.data.currency
+`
+
+func benchEvent(i int) []byte {
+	return []byte(fmt.Sprintf(`{"id":"ev-%08d","source":"core-banking","type":"loan.balance","schema_version":1,`+
+		`"subject":"LN-%d","occurred_at":"2026-10-%02dT18:00:00Z","data":{"loan_id":"LN-%d","counterparty_id":"CP-%d",`+
+		`"exposure_class":"corporate","product":"term_loan","outstanding":"%d.%02d","undrawn_commitment":"250000.00",`+
+		`"ccf":"0.5","currency":"EUR","maturity_date":"2031-06-30"}}`, i, i%50000, 1+i%28, i%50000, i%2000, 100000+i, i%100))
+}
+
+// BenchmarkRulesVsRaw measures, in one run: raw JetStream fetch of N events, raw
+// COPY of the 3N contribution rows they produce, the rules service taking the same
+// N events from the stream to committed contributions (3 rules matching each), a
+// full rebuild (replay) of them, and the process's peak RSS. b.N is N (use
+// -benchtime 200000x; 1000000x for the replay target).
+func BenchmarkRulesVsRaw(b *testing.B) {
+	s := newStack(b)
+	ctx := context.Background()
+	n := b.N
+	// Store the events (not measured).
+	for i := 0; i < n; i++ {
+		raw := benchEvent(i)
+		if _, err := s.events.JS.PublishMsgAsync(&nats.Msg{Subject: envelope.StreamSubject("loan.balance", fmt.Sprintf("LN-%d", i%50000)), Data: raw},
+			jetstream.WithMsgID(fmt.Sprintf("ev-%08d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-s.events.JS.PublishAsyncComplete()
+	b.ResetTimer()
+
+	// Raw JetStream fetch of every event.
+	start := time.Now()
+	cons, err := s.events.JS.CreateOrUpdateConsumer(ctx, s.cfg.Stream.Name, jetstream.ConsumerConfig{Durable: "bench_raw", AckPolicy: jetstream.AckAllPolicy})
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := 0
+	for got < n {
+		batch, err := cons.Fetch(2000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var last jetstream.Msg
+		for m := range batch.Messages() {
+			got++
+			last = m
+		}
+		if last != nil {
+			_ = last.Ack()
+		}
+	}
+	rawFetch := float64(n) / time.Since(start).Seconds()
+
+	// Raw COPY of the same rows (3 per event) into a table shaped like contributions.
+	if _, err := s.db.Pool.Exec(ctx, `CREATE TABLE bench_copy (LIKE contributions INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	const chunk = 6000
+	for lo := 0; lo < 3*n; lo += chunk {
+		hi := min(lo+chunk, 3*n)
+		_, err := s.db.Pool.CopyFrom(ctx, pgx.Identifier{"bench_copy"},
+			[]string{"ruleset", "version", "figure", "dims", "value", "currency", "event_id", "seq", "occurred_at", "subject"},
+			pgx.CopyFromSlice(hi-lo, func(j int) ([]any, error) {
+				i := (lo + j) / 3
+				var v pgtype.Numeric
+				_ = v.Scan(fmt.Sprintf("%d.%02d", 100000+i, i%100))
+				dims, _ := json.Marshal(map[string]string{"counterparty": fmt.Sprintf("CP-%d", i%2000)})
+				return []any{"bench", 1, "bench_exposure", dims, v, "EUR", fmt.Sprintf("ev-%08d", i), int64(i + 1),
+					time.Date(2026, 10, 1+i%28, 18, 0, 0, 0, time.UTC), fmt.Sprintf("LN-%d", i%50000)}, nil
+			}))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	rawCopy := float64(n) / time.Since(start).Seconds()
+
+	// Rules: onboard, then wait until every event is committed.
+	start = time.Now()
+	if code := s.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(benchRules), nil); code != 201 {
+		b.Fatalf("onboard: %d", code)
+	}
+	s.settle()
+	live := time.Since(start)
+	rulesRate := float64(n) / live.Seconds()
+	rows, _, err := s.svc.Checksum(ctx)
+	if err != nil || rows != int64(3*n) {
+		b.Fatalf("%d contribution rows, want %d (%v)", rows, 3*n, err)
+	}
+
+	// Replay: drop everything and rebuild from the stream.
+	start = time.Now()
+	if err := s.svc.Rebuild(ctx, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	s.settle()
+	replay := time.Since(start)
+	b.StopTimer()
+
+	b.ReportMetric(rulesRate, "rules_events/s")
+	b.ReportMetric(rawFetch, "raw_fetch_events/s")
+	b.ReportMetric(rawCopy, "raw_copy_events/s")
+	b.ReportMetric(rulesRate/min(rawFetch, rawCopy), "ratio_to_limit")
+	b.ReportMetric(replay.Seconds(), "replay_s")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MB")
+	b.ReportMetric(0, "ns/op")
+}
+
+// peakRSS is this process's high-water resident set size (it holds the rule
+// workers, the embedded JetStream server and the benchmark's own buffers).
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,175 @@
+// Package consumer runs the rule sets over the event stream.
+//
+// Every rule set version has its own durable pull consumers, one per partition
+// (buckets b with b mod N = i of the subject scheme), all starting at the first
+// event: a new version is backfilled by the very code that keeps it live, and a
+// rebuild is the same replay after the projections were dropped. A batch's
+// contributions and the partition's new position are committed in one PostgreSQL
+// transaction and acknowledged to JetStream only afterwards, so redelivery after a
+// crash finds the position past it and changes nothing. A PostgreSQL advisory lock
+// per partition lets any number of processes share the partitions: one works a
+// partition at a time, another takes over when its session ends.
+package consumer
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/services/rules/celenv"
+	"github.com/ledgerline/ledgerline/services/rules/ruleset"
+	"github.com/ledgerline/ledgerline/services/rules/store"
+)
+
+// Version is a compiled rule set version the consumers evaluate.
+type Version struct {
+	Name    string
+	Number  int
+	Figures []ruleset.Figure // the figures computed from events (not derived)
+	owns    map[string]bool  // every figure of the version, for adjustments
+}
+
+// NewVersion keeps the figures of rs that are computed from events.
+func NewVersion(name string, number int, rs *ruleset.RuleSet) *Version {
+	v := &Version{Name: name, Number: number, owns: map[string]bool{}}
+	for _, f := range rs.Figures {
+		v.owns[f.Name] = f.Kind != ruleset.KindDerived
+		if f.Kind != ruleset.KindDerived {
+			v.Figures = append(v.Figures, f)
+		}
+	}
+	return v
+}
+
+// envelopeFields are the envelope fields a contribution row carries.
+type envelopeFields struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Subject    string          `json:"subject"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Supersedes string          `json:"supersedes"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// Evaluate applies the version's rules to one stored event, appending what it
+// produces to b. A rule that fails is recorded as a failure; the others go on.
+func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
+	var env envelopeFields
+	if err := json.Unmarshal(raw, &env); err != nil {
+		b.Failures = append(b.Failures, v.failure("*", "event", env.ID, seq, fmt.Errorf("stored event is not an envelope: %w", err)))
+		return
+	}
+	if env.Supersedes != "" {
+		b.Supersessions = append(b.Supersessions, store.Supersession{Superseded: env.Supersedes, By: env.ID, BySeq: seq})
+	}
+	switch env.Type {
+	case "fx.rate":
+		v.fxRate(seq, env, b)
+		return
+	case "adjustment":
+		v.adjustment(seq, env, b)
+		return
+	case "void":
+		return
+	}
+	if len(v.Figures) == 0 {
+		return
+	}
+	ev, err := celenv.NewEvent(raw)
+	if err != nil {
+		b.Failures = append(b.Failures, v.failure("*", "event", env.ID, seq, err))
+		return
+	}
+	for i := range v.Figures {
+		f := &v.Figures[i]
+		ok, err := f.WhenProg.Bool(ev)
+		if err != nil {
+			b.Failures = append(b.Failures, v.failure(f.Name, "when", env.ID, seq, err))
+			continue
+		}
+		if !ok {
+			continue
+		}
+		c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: env.ID, Seq: seq,
+			OccurredAt: env.OccurredAt, Subject: env.Subject, Dims: make(map[string]string, len(f.Dimensions))}
+		failed := false
+		for _, d := range f.Dimensions {
+			val, err := d.Program.String(ev)
+			if err != nil {
+				b.Failures = append(b.Failures, v.failure(f.Name, "dimensions."+d.Name, env.ID, seq, err))
+				failed = true
+				break
+			}
+			c.Dims[d.Name] = val
+		}
+		if failed {
+			continue
+		}
+		if c.Value, err = f.ValueProg.Decimal(ev); err != nil {
+			b.Failures = append(b.Failures, v.failure(f.Name, "value", env.ID, seq, err))
+			continue
+		}
+		if f.CurrencyProg != nil {
+			if c.Currency, err = f.CurrencyProg.String(ev); err != nil {
+				b.Failures = append(b.Failures, v.failure(f.Name, "currency", env.ID, seq, err))
+				continue
+			}
+		}
+		b.Contributions = append(b.Contributions, c)
+	}
+}
+
+func (v *Version) failure(figure, field, id string, seq uint64, err error) store.Failure {
+	return store.Failure{Ruleset: v.Name, Version: v.Number, Figure: figure, Field: field, EventID: id, Seq: seq, Error: err.Error()}
+}
+
+func (v *Version) fxRate(seq uint64, env envelopeFields, b *store.Batch) {
+	var d struct{ Base, Quote, Rate string }
+	if err := json.Unmarshal(env.Data, &d); err != nil {
+		b.Failures = append(b.Failures, v.failure("*", "fx.rate", env.ID, seq, err))
+		return
+	}
+	rate, err := decimal.NewFromString(d.Rate)
+	if err != nil || !rate.IsPositive() {
+		b.Failures = append(b.Failures, v.failure("*", "fx.rate", env.ID, seq, fmt.Errorf("rate %q is not a positive decimal", d.Rate)))
+		return
+	}
+	b.FXRates = append(b.FXRates, store.FXRate{EventID: env.ID, Seq: seq, OccurredAt: env.OccurredAt, Base: d.Base, Quote: d.Quote, Rate: rate})
+}
+
+// adjustment turns a manual adjustment of one of this version's figures into a
+// contribution for exactly its period.
+func (v *Version) adjustment(seq uint64, env envelopeFields, b *store.Batch) {
+	var d struct {
+		Figure     string            `json:"figure"`
+		Dimensions map[string]string `json:"dimensions"`
+		Value      string            `json:"value"`
+		Currency   string            `json:"currency"`
+		Period     string            `json:"period"`
+	}
+	if err := json.Unmarshal(env.Data, &d); err != nil {
+		b.Failures = append(b.Failures, v.failure("*", "adjustment", env.ID, seq, err))
+		return
+	}
+	fromEvents, ok := v.owns[d.Figure]
+	if !ok {
+		return // a figure of another rule set
+	}
+	if !fromEvents {
+		b.Failures = append(b.Failures, v.failure(d.Figure, "adjustment", env.ID, seq, fmt.Errorf("figure %s is derived; adjust the figures it is computed from", d.Figure)))
+		return
+	}
+	val, err := decimal.NewFromString(d.Value)
+	if err != nil {
+		b.Failures = append(b.Failures, v.failure(d.Figure, "adjustment", env.ID, seq, fmt.Errorf("value %q is not a decimal", d.Value)))
+		return
+	}
+	if d.Dimensions == nil {
+		d.Dimensions = map[string]string{}
+	}
+	b.Contributions = append(b.Contributions, store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: d.Figure,
+		Dims: d.Dimensions, Value: val, Currency: d.Currency, EventID: env.ID, Seq: seq, OccurredAt: env.OccurredAt,
+		Subject: env.Subject, AdjPeriod: d.Period})
+}

@@ -1,0 +1,370 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ledgerline/ledgerline/platform/envelope"
+	"github.com/ledgerline/ledgerline/services/rules/store"
+)
+
+// Config tunes the consumers.
+type Config struct {
+	// Partitions per rule set version. Changing it needs a projections rebuild.
+	Partitions int
+	// Batch is the most events committed in one transaction.
+	Batch int
+}
+
+// Manager runs the partition workers of every rule set version.
+type Manager struct {
+	js     jetstream.JetStream
+	stream string
+	store  *store.Store
+	cfg    Config
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	parent  context.Context // what Start was given: workers live until it ends
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	running map[string]*Version // consumer name prefix → version
+
+	events  prometheus.Counter
+	batches prometheus.Histogram
+	rows    prometheus.Counter
+	fails   prometheus.Counter
+}
+
+// NewManager prepares the workers; Start runs them.
+func NewManager(js jetstream.JetStream, stream string, st *store.Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Manager {
+	if cfg.Partitions < 1 {
+		cfg.Partitions = 1
+	}
+	if cfg.Batch < 1 {
+		cfg.Batch = 2000
+	}
+	m := &Manager{js: js, stream: stream, store: st, cfg: cfg, log: log, running: map[string]*Version{},
+		events: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledgerline_rules_events_total",
+			Help: "Events evaluated by the rule consumers (an event counts once per rule set version)."}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ledgerline_rules_batch_seconds",
+			Help: "Time to evaluate and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		rows: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledgerline_rules_contributions_total",
+			Help: "Contribution rows committed."}),
+		fails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledgerline_rules_failures_total",
+			Help: "Rule evaluations recorded as failed."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.batches, m.rows, m.fails, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ledgerline_rules_lag_events", Help: "Events not yet committed by the rule consumers, summed over versions and partitions.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, _ := m.Lag(ctx)
+			return float64(lag)
+		}))
+	}
+	return m
+}
+
+// Start runs the workers of versions until ctx ends.
+func (m *Manager) Start(ctx context.Context, versions []*Version) {
+	m.mu.Lock()
+	m.parent = ctx
+	m.ctx, m.cancel = context.WithCancel(ctx)
+	m.mu.Unlock()
+	for _, v := range versions {
+		m.Add(v)
+	}
+}
+
+// Add starts the workers of a (new) version; it replays the stream from the start.
+func (m *Manager) Add(v *Version) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prefix := m.prefix(v)
+	if _, ok := m.running[prefix]; ok || m.ctx == nil {
+		return
+	}
+	m.running[prefix] = v
+	for p := 0; p < m.cfg.Partitions; p++ {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.runPartition(m.ctx, v, p)
+		}()
+	}
+}
+
+// Stop stops every worker and waits for them.
+func (m *Manager) Stop() {
+	m.mu.Lock()
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+func (m *Manager) prefix(v *Version) string {
+	return fmt.Sprintf("rules_%s_v%d", v.Name, v.Number)
+}
+
+func (m *Manager) consumerName(v *Version, p int) string {
+	return fmt.Sprintf("%s_p%dof%d", m.prefix(v), p, m.cfg.Partitions)
+}
+
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("ledgerline-rules:" + name))
+	return int64(h.Sum64())
+}
+
+// runPartition works one partition of a version for as long as ctx lives,
+// starting over (after a pause) on any error.
+func (m *Manager) runPartition(ctx context.Context, v *Version, p int) {
+	name := m.consumerName(v, p)
+	for ctx.Err() == nil {
+		err := m.work(ctx, v, p, name)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errors.Is(err, errNotOwner) {
+			m.log.Warn("rule consumer stopped; restarting", "consumer", name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+var errNotOwner = errors.New("another process works this partition")
+
+func (m *Manager) work(ctx context.Context, v *Version, p int, name string) error {
+	conn, err := m.store.Pool().Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey(name)).Scan(&locked); err != nil {
+		return err
+	}
+	if !locked {
+		return errNotOwner
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey(name)) //nolint:errcheck
+
+	pos, err := m.store.Position(ctx, v.Name, v.Number, m.cfg.Partitions, p)
+	if err != nil {
+		return err
+	}
+	cons, err := m.js.CreateOrUpdateConsumer(ctx, m.stream, jetstream.ConsumerConfig{
+		Durable:        name,
+		Description:    fmt.Sprintf("rule set %s v%d, partition %d of %d", v.Name, v.Number, p, m.cfg.Partitions),
+		FilterSubjects: envelope.PartitionFilter(p, m.cfg.Partitions),
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckAllPolicy,
+		AckWait:        2 * time.Minute,
+		MaxAckPending:  4 * m.cfg.Batch,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * m.cfg.Batch))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	for ctx.Err() == nil {
+		msgs, err := m.gather(ctx, it)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		start := time.Now()
+		b := store.Batch{Ruleset: v.Name, Version: v.Number, Partitions: m.cfg.Partitions, Partition: p, Through: pos}
+		n := 0
+		for _, msg := range msgs {
+			md, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			seq := md.Sequence.Stream
+			if seq <= pos {
+				continue // committed before a crash, redelivered: already counted
+			}
+			v.Evaluate(seq, msg.Data(), &b)
+			b.Through = max(b.Through, seq)
+			n++
+		}
+		if n > 0 {
+			if err := m.store.Commit(ctx, b, pos); err != nil {
+				return fmt.Errorf("commit batch through seq %d: %w", b.Through, err)
+			}
+			pos = b.Through
+			m.events.Add(float64(n))
+			m.rows.Add(float64(len(b.Contributions)))
+			m.fails.Add(float64(len(b.Failures)))
+		}
+		// AckAll: acknowledging the last message acknowledges the batch.
+		if err := msgs[len(msgs)-1].Ack(); err != nil {
+			m.log.Warn("ack after commit failed; the batch will be redelivered and skipped", "consumer", name, "err", err)
+		}
+		m.batches.Observe(time.Since(start).Seconds())
+	}
+	return ctx.Err()
+}
+
+// gather waits up to a second for a first message, then takes what follows
+// within a few milliseconds, up to the batch size.
+func (m *Manager) gather(ctx context.Context, it jetstream.MessagesContext) ([]jetstream.Msg, error) {
+	var msgs []jetstream.Msg
+	wait := time.Second
+	for len(msgs) < m.cfg.Batch && ctx.Err() == nil {
+		msg, err := it.Next(jetstream.NextMaxWait(wait))
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			return msgs, nil
+		}
+		if err != nil {
+			if len(msgs) > 0 {
+				return msgs, nil
+			}
+			return nil, err
+		}
+		msgs = append(msgs, msg)
+		wait = 5 * time.Millisecond
+	}
+	return msgs, nil
+}
+
+// Watermark is the highest seq up to which every running consumer has committed
+// every event (and the stream's last seq when all are idle).
+func (m *Manager) Watermark(ctx context.Context) (uint64, error) {
+	mark, _, err := m.State(ctx)
+	return mark, err
+}
+
+// State is the watermark and the stream's last seq.
+func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
+	st, err := m.js.Stream(ctx, m.stream)
+	if err != nil {
+		return 0, 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	last = info.State.LastSeq
+	mark = last
+	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) {
+		if ci.NumPending == 0 && ci.NumAckPending == 0 {
+			return
+		}
+		// Acked means committed (ack follows commit); below the ack floor all is done.
+		mark = min(mark, ci.AckFloor.Stream)
+	})
+	return mark, last, err
+}
+
+// Lag is the number of events the consumers have not committed yet.
+func (m *Manager) Lag(ctx context.Context) (uint64, error) {
+	st, err := m.js.Stream(ctx, m.stream)
+	if err != nil {
+		return 0, err
+	}
+	var lag uint64
+	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) { lag += ci.NumPending + uint64(ci.NumAckPending) })
+	return lag, err
+}
+
+func (m *Manager) eachConsumer(ctx context.Context, st jetstream.Stream, fn func(*jetstream.ConsumerInfo)) error {
+	m.mu.Lock()
+	var names []string
+	for _, v := range m.running {
+		for p := 0; p < m.cfg.Partitions; p++ {
+			names = append(names, m.consumerName(v, p))
+		}
+	}
+	m.mu.Unlock()
+	for _, name := range names {
+		c, err := st.Consumer(ctx, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("consumer %s not started yet", name)
+		}
+		if err != nil {
+			return err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		fn(ci)
+	}
+	return nil
+}
+
+// WaitFor blocks until the watermark reaches seq or ctx ends.
+func (m *Manager) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		w, err := m.Watermark(ctx)
+		if err == nil && w >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rules have not processed the stream up to seq %d (at %d): %w", seq, w, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Rebuild stops the workers, deletes their consumers, drops the projections and
+// starts every version again from the first event.
+func (m *Manager) Rebuild(ctx context.Context, by string) error {
+	m.mu.Lock()
+	versions := make([]*Version, 0, len(m.running))
+	for _, v := range m.running {
+		versions = append(versions, v)
+	}
+	parent := m.parent
+	m.mu.Unlock()
+	m.Stop()
+	st, err := m.js.Stream(ctx, m.stream)
+	if err != nil {
+		return err
+	}
+	lister := st.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		if strings.HasPrefix(ci.Name, "rules_") {
+			if err := st.DeleteConsumer(ctx, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return err
+			}
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return err
+	}
+	if err := m.store.DropProjections(ctx, by); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.running = map[string]*Version{}
+	m.mu.Unlock()
+	m.Start(parent, versions)
+	return nil
+}

@@ -1,0 +1,432 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/rules/celenv"
+	"github.com/ledgerline/ledgerline/services/rules/consumer"
+	"github.com/ledgerline/ledgerline/services/rules/period"
+	"github.com/ledgerline/ledgerline/services/rules/ruleset"
+	"github.com/ledgerline/ledgerline/services/rules/store"
+)
+
+// Config configures the rules service.
+type Config struct {
+	Stream     string
+	Partitions int
+	Batch      int
+}
+
+// Poster stores an event through the ingest path and answers its seq (used for
+// manual adjustments, so they are validated and kept like any event).
+type Poster func(ctx context.Context, by string, raw []byte) (seq uint64, err error)
+
+// Service is the rules use cases.
+type Service struct {
+	env   *celenv.Env
+	store *store.Store
+	mgr   *consumer.Manager
+	post  Poster
+	log   *slog.Logger
+
+	mu       sync.RWMutex
+	versions map[string][]*loaded // rule set → versions, oldest first
+	owner    map[string]string    // figure → rule set
+}
+
+type loaded struct {
+	meta    store.Version
+	rs      *ruleset.RuleSet
+	figures map[string]*ruleset.Figure
+}
+
+// New loads and compiles every stored rule set version and starts their consumers.
+func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, post Poster, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	env, err := celenv.New()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	st := store.New(pool)
+	s := &Service{env: env, store: st, post: post, log: log, versions: map[string][]*loaded{}, owner: map[string]string{},
+		mgr: consumer.NewManager(js, cfg.Stream, st, consumer.Config{Partitions: cfg.Partitions, Batch: cfg.Batch}, log, reg)}
+	stored, err := st.Versions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load rule sets: %w", err)
+	}
+	for _, v := range stored {
+		for _, f := range v.Figures {
+			s.owner[f.Name] = v.Name
+		}
+	}
+	var start []*consumer.Version
+	for _, v := range stored {
+		rs, problems := ruleset.Parse([]byte(v.Source), env, s.known(v.Name))
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("stored rule set %s v%d no longer compiles: %s", v.Name, v.Version, problems[0].Message)
+		}
+		s.add(v, rs)
+		start = append(start, consumer.NewVersion(v.Name, v.Version, rs))
+	}
+	s.mgr.Start(ctx, start)
+	return s, nil
+}
+
+// Stop stops the consumers.
+func (s *Service) Stop() { s.mgr.Stop() }
+
+// known reports figures defined by rule sets other than name.
+func (s *Service) known(name string) func(string) bool {
+	return func(figure string) bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		owner, ok := s.owner[figure]
+		return ok && owner != name
+	}
+}
+
+func (s *Service) add(meta store.Version, rs *ruleset.RuleSet) {
+	l := &loaded{meta: meta, rs: rs, figures: map[string]*ruleset.Figure{}}
+	for i := range rs.Figures {
+		l.figures[rs.Figures[i].Name] = &rs.Figures[i]
+	}
+	s.mu.Lock()
+	s.versions[meta.Name] = append(s.versions[meta.Name], l)
+	for name := range l.figures {
+		s.owner[name] = meta.Name
+	}
+	s.mu.Unlock()
+}
+
+// Invalid is the answer to a rule set that does not compile: every problem.
+type Invalid struct {
+	Problems []ruleset.Problem
+}
+
+func (e *Invalid) Error() string {
+	msgs := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		msgs = append(msgs, fmt.Sprintf("%s %s: %s", p.Figure, p.Field, p.Message))
+	}
+	return "the rule set does not compile: " + strings.Join(msgs, "; ")
+}
+
+func (e *Invalid) Unwrap() error { return httpjson.ErrInvalid }
+
+// Onboarded is the answer to a successful onboarding.
+type Onboarded struct {
+	Ruleset       string   `json:"ruleset"`
+	Version       int      `json:"version"`
+	EffectiveFrom string   `json:"effective_from"`
+	Figures       []string `json:"figures"`
+}
+
+// Onboard checks a rule set, stores it as a new immutable version and starts its
+// consumers, which backfill it from the first event of the stream.
+func (s *Service) Onboard(ctx context.Context, src []byte, by string) (Onboarded, error) {
+	// Figures of other rule sets may be referenced: parse knowing them.
+	rs, problems := ruleset.Parse(src, s.env, s.known(ruleset.PeekName(src)))
+	if len(problems) > 0 {
+		return Onboarded{}, &Invalid{Problems: problems}
+	}
+	s.mu.RLock()
+	for _, f := range rs.Figures {
+		if owner, ok := s.owner[f.Name]; ok && owner != rs.Name {
+			s.mu.RUnlock()
+			return Onboarded{}, &Invalid{Problems: []ruleset.Problem{{Figure: f.Name, Field: "name",
+				Message: fmt.Sprintf("figure %q is already defined by rule set %q (figure names are global)", f.Name, owner)}}}
+		}
+	}
+	s.mu.RUnlock()
+	meta := store.Version{Name: rs.Name, EffectiveFrom: rs.EffectiveFrom, Description: rs.Description, Source: string(src), OnboardedBy: by}
+	for _, f := range rs.Figures {
+		def, _ := json.Marshal(figureDefinition(f))
+		meta.Figures = append(meta.Figures, store.FigureDef{Name: f.Name, Kind: string(f.Kind), Definition: def})
+	}
+	v, err := s.store.Onboard(ctx, meta)
+	if err != nil {
+		return Onboarded{}, err
+	}
+	meta.Version = v
+	s.add(meta, rs)
+	s.mgr.Add(consumer.NewVersion(rs.Name, v, rs))
+	out := Onboarded{Ruleset: rs.Name, Version: v, EffectiveFrom: rs.EffectiveFrom}
+	for _, f := range rs.Figures {
+		out.Figures = append(out.Figures, f.Name)
+	}
+	s.log.Info("rule set onboarded", "ruleset", rs.Name, "version", v, "by", by)
+	return out, nil
+}
+
+// Definition is a figure as onboarded: what an auditor reads in the lineage.
+type Definition struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Kind        string            `json:"kind"`
+	When        string            `json:"when,omitempty"`
+	Dimensions  map[string]string `json:"dimensions,omitempty"`
+	Value       string            `json:"value"`
+	Currency    string            `json:"currency,omitempty"`
+}
+
+func figureDefinition(f ruleset.Figure) Definition {
+	d := Definition{Name: f.Name, Description: f.Description, Kind: string(f.Kind), When: f.When, Value: f.Value, Currency: f.Currency}
+	if len(f.Dimensions) > 0 {
+		d.Dimensions = map[string]string{}
+		for _, dim := range f.Dimensions {
+			d.Dimensions[dim.Name] = dim.Expr
+		}
+	}
+	return d
+}
+
+// Versions lists the stored rule set versions.
+func (s *Service) Versions(ctx context.Context) ([]store.Version, error) { return s.store.Versions(ctx) }
+
+// FigureRequest asks for a figure as of (period, watermark).
+type FigureRequest struct {
+	Name     string
+	Period   string
+	Location *time.Location // the reporting time zone of the period edges (UTC if nil)
+	AsOfSeq  uint64         // 0: the current rules watermark
+	Currency string         // reporting currency ("" : the figure's own, if it has one)
+	Where    map[string]string
+}
+
+// Conversion is an fx rate used for a figure.
+type Conversion struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Rate    string `json:"rate"`
+	Inverse bool   `json:"inverse,omitempty"`
+	EventID string `json:"event_id"`
+	Seq     uint64 `json:"seq"`
+}
+
+// Figure is a computed figure.
+type Figure struct {
+	Name          string            `json:"figure"`
+	Ruleset       string            `json:"ruleset"`
+	Version       int               `json:"version"`
+	Kind          string            `json:"kind"`
+	Period        string            `json:"period"`
+	AsOfSeq       uint64            `json:"as_of_seq"`
+	Currency      string            `json:"currency,omitempty"`
+	Value         string            `json:"value"`
+	Where         map[string]string `json:"where,omitempty"`
+	Contributions int64             `json:"contributions"`
+	Conversions   []Conversion      `json:"conversions,omitempty"`
+	Inputs        []Figure          `json:"inputs,omitempty"` // the figures a derived figure was computed from
+}
+
+// Figure computes one figure.
+func (s *Service) Figure(ctx context.Context, r FigureRequest) (Figure, error) {
+	if r.Location == nil {
+		r.Location = time.UTC
+	}
+	p, err := period.Parse(r.Period, r.Location)
+	if err != nil {
+		return Figure{}, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if r.AsOfSeq == 0 {
+		if r.AsOfSeq, err = s.mgr.Watermark(ctx); err != nil {
+			return Figure{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
+		}
+	}
+	return s.figure(ctx, r, p, 0)
+}
+
+func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, depth int) (Figure, error) {
+	if depth > 32 {
+		return Figure{}, fmt.Errorf("figure %s: derived figures nest too deep", r.Name)
+	}
+	l, f, err := s.resolve(r.Name, p)
+	if err != nil {
+		return Figure{}, err
+	}
+	out := Figure{Name: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind), Period: r.Period,
+		AsOfSeq: r.AsOfSeq, Currency: r.Currency, Where: r.Where}
+	if f.Kind == ruleset.KindDerived {
+		val, err := f.ValueProg.Derived(func(name string, dims map[string]string) (decimal.Decimal, error) {
+			in := r
+			in.Name, in.Where = name, dims
+			sub, err := s.figure(ctx, in, p, depth+1)
+			if err != nil {
+				return decimal.Decimal{}, err
+			}
+			out.Inputs = append(out.Inputs, sub)
+			if out.Currency == "" {
+				out.Currency = sub.Currency
+			}
+			return decimal.NewFromString(sub.Value)
+		})
+		if err != nil {
+			return Figure{}, fmt.Errorf("figure %s: %w", f.Name, err)
+		}
+		out.Value = val.String()
+		return out, nil
+	}
+	sums, err := s.store.Sums(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where})
+	if err != nil {
+		return Figure{}, err
+	}
+	total := decimal.Zero
+	target := r.Currency
+	if target == "" {
+		var currencies []string
+		for _, sm := range sums {
+			if sm.Currency != "" {
+				currencies = append(currencies, sm.Currency)
+			}
+		}
+		sort.Strings(currencies)
+		switch len(currencies) {
+		case 0:
+		case 1:
+			target = currencies[0]
+		default:
+			return Figure{}, fmt.Errorf("figure %s has amounts in %s: ask for it in one reporting currency (currency=EUR): %w",
+				f.Name, strings.Join(currencies, ", "), httpjson.ErrInvalid)
+		}
+	}
+	out.Currency = target
+	for _, sm := range sums {
+		out.Contributions += sm.Count
+		if sm.Currency == "" || sm.Currency == target {
+			total = total.Add(sm.Value)
+			continue
+		}
+		rate, err := s.store.FXRate(ctx, sm.Currency, target, p.End, r.AsOfSeq)
+		if err != nil {
+			return Figure{}, fmt.Errorf("figure %s: %w", f.Name, err)
+		}
+		total = total.Add(rate.Convert(sm.Value))
+		out.Conversions = append(out.Conversions, Conversion{From: rate.From, To: rate.To, Rate: rate.Rate.String(),
+			Inverse: rate.Inverse, EventID: rate.EventID, Seq: rate.Seq})
+	}
+	out.Value = total.String()
+	return out, nil
+}
+
+// resolve finds the rule set version in force for the period (the latest whose
+// effective_from is not after the period's start) and the figure in it.
+func (s *Service) resolve(name string, p period.Period) (*loaded, *ruleset.Figure, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	owner, ok := s.owner[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("figure %q: no rule set defines it: %w", name, httpjson.ErrNotFound)
+	}
+	start, _ := period.Parse(p.Text, time.UTC)
+	var found *loaded
+	for _, l := range s.versions[owner] {
+		eff, err := period.Parse(l.meta.EffectiveFrom, time.UTC)
+		if err == nil && !eff.Start.After(start.Start) {
+			found = l
+		}
+	}
+	if found == nil {
+		return nil, nil, fmt.Errorf("figure %q: no version of rule set %s is effective for %s: %w", name, owner, p.Text, httpjson.ErrNotFound)
+	}
+	f, ok := found.figures[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("figure %q is not in rule set %s v%d, the version effective for %s: %w",
+			name, owner, found.meta.Version, p.Text, httpjson.ErrNotFound)
+	}
+	return found, f, nil
+}
+
+// Progress is how far the rules have processed the stream.
+type Progress struct {
+	Watermark uint64 `json:"watermark"` // every event up to here is committed by every rule set version
+	LastSeq   uint64 `json:"last_seq"`  // the stream's last event
+	Lag       uint64 `json:"lag"`       // events not yet committed, summed over versions and partitions
+}
+
+// Watermark is how far the rules have processed the stream.
+func (s *Service) Watermark(ctx context.Context) (Progress, error) {
+	w, last, err := s.mgr.State(ctx)
+	if err != nil {
+		return Progress{}, fmt.Errorf("%w: %w", err, httpjson.ErrUnavailable)
+	}
+	lag, err := s.mgr.Lag(ctx)
+	return Progress{Watermark: w, LastSeq: last, Lag: lag}, err
+}
+
+// WaitFor blocks until the rules have processed the stream up to seq, or ctx ends.
+func (s *Service) WaitFor(ctx context.Context, seq uint64) error { return s.mgr.WaitFor(ctx, seq) }
+
+// Rebuild drops every projection and replays the stream for every rule set version.
+func (s *Service) Rebuild(ctx context.Context, by string) error { return s.mgr.Rebuild(ctx, by) }
+
+// Checksum summarises the contribution rows (count, digest).
+func (s *Service) Checksum(ctx context.Context) (int64, string, error) { return s.store.Checksum(ctx) }
+
+// Failures lists recorded rule failures.
+func (s *Service) Failures(ctx context.Context, limit int) ([]store.Failure, error) {
+	return s.store.Failures(ctx, limit)
+}
+
+// Adjustment is the body of POST /v1/adjustments.
+type Adjustment struct {
+	ID         string            `json:"id,omitempty"`
+	Figure     string            `json:"figure"`
+	Dimensions map[string]string `json:"dimensions"`
+	Value      string            `json:"value"`
+	Currency   string            `json:"currency,omitempty"`
+	Period     string            `json:"period"`
+	Reason     string            `json:"reason"`
+	Supersedes string            `json:"supersedes,omitempty"`
+}
+
+// Adjust posts a manual adjustment as an event through the ingest path, with the
+// caller as source and poster: it is validated, kept and traced like any event.
+func (s *Service) Adjust(ctx context.Context, by string, a Adjustment) (string, uint64, error) {
+	if strings.TrimSpace(a.Reason) == "" {
+		return "", 0, fmt.Errorf("reason: an adjustment needs a reason: %w", httpjson.ErrInvalid)
+	}
+	s.mu.RLock()
+	_, ok := s.owner[a.Figure]
+	s.mu.RUnlock()
+	if !ok {
+		return "", 0, fmt.Errorf("figure: no rule set defines %q: %w", a.Figure, httpjson.ErrInvalid)
+	}
+	if _, err := period.Parse(a.Period, time.UTC); err != nil {
+		return "", 0, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if a.ID == "" {
+		a.ID = fmt.Sprintf("adj-%s-%d", a.Figure, time.Now().UnixNano())
+	}
+	if a.Dimensions == nil {
+		a.Dimensions = map[string]string{}
+	}
+	data := map[string]any{"figure": a.Figure, "dimensions": a.Dimensions, "value": a.Value, "period": a.Period,
+		"reason": a.Reason, "posted_by": by}
+	if a.Currency != "" {
+		data["currency"] = a.Currency
+	}
+	ev := map[string]any{"id": a.ID, "source": by, "type": "adjustment", "schema_version": 1, "subject": "adjustment:" + a.Figure,
+		"occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "data": data}
+	if a.Supersedes != "" {
+		ev["supersedes"] = a.Supersedes
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return "", 0, err
+	}
+	seq, err := s.post(ctx, by, raw)
+	return a.ID, seq, err
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+)
+
+// Query asks for one figure of one rule set version as of (period, AsOf).
+type Query struct {
+	Figure  string
+	Ruleset string
+	Version int
+	Kind    string // stock, flow or cumulative
+	Period  string // the period's text, to match manual adjustments
+	Start   time.Time
+	End     time.Time
+	AsOf    uint64
+	Where   map[string]string // dimension filter; the figure is summed over the rest
+}
+
+// Sum is the part of a figure in one currency ("" for none).
+type Sum struct {
+	Currency string
+	Value    decimal.Decimal
+	Count    int64
+}
+
+// live is the condition for a contribution to count at watermark $3: known by
+// then, and not superseded or voided by an event known by then.
+const live = `c.seq <= $3 AND NOT EXISTS (
+	SELECT 1 FROM supersessions s WHERE s.superseded_id = c.event_id AND s.by_seq <= $3)`
+
+// Sums computes the figure per currency. Stock: for each subject, the latest live
+// contributing event with occurred_at before the period end (ties by seq). Flow:
+// every live event inside the period. Cumulative: every live event before the
+// period end. Manual adjustments count for exactly their period.
+func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
+	where, err := json.Marshal(q.Where)
+	if err != nil {
+		return nil, err
+	}
+	if q.Where == nil {
+		where = []byte("{}")
+	}
+	var sel string
+	switch q.Kind {
+	case "stock":
+		sel = `WITH rows AS (
+			SELECT c.* FROM contributions c
+			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL AND c.occurred_at < $6 AND ` + live + `
+		), heads AS (
+			SELECT DISTINCT ON (subject) subject, event_id FROM rows ORDER BY subject, occurred_at DESC, seq DESC
+		)
+		SELECT r.currency, r.value, r.dims FROM rows r JOIN heads h USING (subject, event_id)`
+	case "flow":
+		sel = `SELECT c.currency, c.value, c.dims FROM contributions c
+			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL
+			  AND c.occurred_at >= $5 AND c.occurred_at < $6 AND ` + live
+	case "cumulative":
+		sel = `SELECT c.currency, c.value, c.dims FROM contributions c
+			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL
+			  AND c.occurred_at < $6 AND ` + live
+	default:
+		return nil, fmt.Errorf("figure %s: kind %q is not computed from contributions", q.Figure, q.Kind)
+	}
+	sql := `SELECT coalesce(currency, ''), sum(value)::text, count(*) FROM (` + sel + `
+		UNION ALL
+		SELECT c.currency, c.value, c.dims FROM contributions c
+		WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period = $7 AND ` + live + `
+	) x WHERE dims @> $8::jsonb AND $5::timestamptz < $6::timestamptz GROUP BY 1 ORDER BY 1`
+	rows, err := s.pool.Query(ctx, sql, q.Figure, q.Ruleset, int64(q.AsOf), q.Version, q.Start, q.End, q.Period, where)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sum, error) {
+		var (
+			sm  Sum
+			txt string
+		)
+		if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
+			return sm, err
+		}
+		v, err := decimal.NewFromString(txt)
+		sm.Value = v
+		return sm, err
+	})
+}
+
+// Rate is the fx rate used to convert From into To.
+type Rate struct {
+	From, To string
+	Rate     decimal.Decimal // the event's rate: 1 From = Rate To, or 1 To = Rate From when Inverse
+	EventID  string
+	Seq      uint64
+	Inverse  bool // the event quoted To/From
+}
+
+// DivisionDigits is the precision of a conversion by an inverse quote.
+const DivisionDigits = 20
+
+// Convert turns an amount in From into To: multiplied by the rate, or divided by it
+// when the event quoted the pair the other way round (no rounded reciprocal).
+func (r Rate) Convert(amount decimal.Decimal) decimal.Decimal {
+	if r.Inverse {
+		return amount.DivRound(r.Rate, DivisionDigits)
+	}
+	return amount.Mul(r.Rate)
+}
+
+// ErrNoRate means no fx.rate event converts the currency as of the period end.
+var ErrNoRate = errors.New("no fx rate")
+
+// FXRate finds the latest live fx.rate between from and to (either direction)
+// with occurred_at before end and known by asOf.
+func (s *Store) FXRate(ctx context.Context, from, to string, end time.Time, asOf uint64) (Rate, error) {
+	var (
+		r       = Rate{From: from, To: to}
+		base    string
+		rateTxt string
+		seq     int64
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT c.event_id, c.seq, c.base, c.rate::text FROM fx_rates c
+		WHERE ((c.base = $1 AND c.quote = $2) OR (c.base = $2 AND c.quote = $1))
+		  AND c.occurred_at < $4 AND `+live+`
+		ORDER BY c.occurred_at DESC, c.seq DESC LIMIT 1`, from, to, int64(asOf), end).Scan(&r.EventID, &seq, &base, &rateTxt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("%w: no fx.rate event converts %s into %s before %s (as of seq %d): send one: %w",
+			ErrNoRate, from, to, end.Format(time.RFC3339), asOf, httpjson.ErrInvalid)
+	}
+	if err != nil {
+		return r, err
+	}
+	rate, err := decimal.NewFromString(rateTxt)
+	if err != nil {
+		return r, err
+	}
+	r.Seq, r.Rate, r.Inverse = uint64(seq), rate, base != from
+	return r, nil
+}

@@ -1,0 +1,318 @@
+// Package store is the rules service's PostgreSQL adapter: rule set versions,
+// contributions (the lineage grain), supersessions, fx rates, rule failures and the
+// consumer positions, and the as-of queries figures are computed from.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/platform/audit"
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+)
+
+// Store runs the rules queries.
+type Store struct{ pool *pgxpool.Pool }
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// FigureDef is a figure of a stored rule set version.
+type FigureDef struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Definition is the figure as onboarded (expressions included), for lineage.
+	Definition json.RawMessage `json:"definition"`
+}
+
+// Version is a stored rule set version.
+type Version struct {
+	Name          string      `json:"ruleset"`
+	Version       int         `json:"version"`
+	EffectiveFrom string      `json:"effective_from"`
+	Description   string      `json:"description,omitempty"`
+	Source        string      `json:"source,omitempty"`
+	OnboardedBy   string      `json:"onboarded_by"`
+	OnboardedAt   time.Time   `json:"onboarded_at"`
+	Figures       []FigureDef `json:"figures"`
+}
+
+// ErrFigureTaken means another rule set defines the figure.
+var ErrFigureTaken = errors.New("figure is defined by another rule set")
+
+// Onboard stores a new version of a rule set (version = previous + 1) and records it
+// in the audit log. A figure name may belong to one rule set only.
+func (s *Store) Onboard(ctx context.Context, v Version) (int, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One onboarding at a time: versions are numbered and figure owners checked consistently.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7304)"); err != nil {
+			return err
+		}
+		for _, f := range v.Figures {
+			var owner string
+			err := tx.QueryRow(ctx, `SELECT ruleset FROM ruleset_figures WHERE figure = $1 AND ruleset <> $2 LIMIT 1`, f.Name, v.Name).Scan(&owner)
+			if err == nil {
+				return fmt.Errorf("figure %q is defined by rule set %q; figure names are global: %w", f.Name, owner, httpjson.ErrConflict)
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM rulesets WHERE name = $1`, v.Name).Scan(&v.Version); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rulesets (name, version, effective_from, description, source, onboarded_by)
+			VALUES ($1, $2, $3, $4, $5, $6)`, v.Name, v.Version, v.EffectiveFrom, v.Description, v.Source, v.OnboardedBy); err != nil {
+			return err
+		}
+		for _, f := range v.Figures {
+			if _, err := tx.Exec(ctx, `INSERT INTO ruleset_figures (ruleset, version, figure, kind, definition) VALUES ($1, $2, $3, $4, $5)`,
+				v.Name, v.Version, f.Name, f.Kind, []byte(f.Definition)); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, tx, v.OnboardedBy, "rulesets.onboard", fmt.Sprintf("ruleset:%s/v%d", v.Name, v.Version),
+			map[string]any{"effective_from": v.EffectiveFrom, "figures": len(v.Figures)})
+	})
+	return v.Version, err
+}
+
+// Versions returns every stored version, oldest first, with their figures and source.
+func (s *Store) Versions(ctx context.Context) ([]Version, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, version, effective_from, description, source, onboarded_by, onboarded_at
+		FROM rulesets ORDER BY name, version`)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Version, error) {
+		var v Version
+		err := r.Scan(&v.Name, &v.Version, &v.EffectiveFrom, &v.Description, &v.Source, &v.OnboardedBy, &v.OnboardedAt)
+		return v, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err = s.pool.Query(ctx, `SELECT ruleset, version, figure, kind, definition FROM ruleset_figures ORDER BY ruleset, version, figure`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	idx := map[string]int{}
+	for i, v := range vs {
+		idx[fmt.Sprintf("%s/%d", v.Name, v.Version)] = i
+	}
+	for rows.Next() {
+		var (
+			name string
+			ver  int
+			f    FigureDef
+		)
+		if err := rows.Scan(&name, &ver, &f.Name, &f.Kind, &f.Definition); err != nil {
+			return nil, err
+		}
+		if i, ok := idx[fmt.Sprintf("%s/%d", name, ver)]; ok {
+			vs[i].Figures = append(vs[i].Figures, f)
+		}
+	}
+	return vs, rows.Err()
+}
+
+// FigureOwner is the rule set that defines figure ("" when none).
+func (s *Store) FigureOwner(ctx context.Context, figure string) (string, error) {
+	var owner string
+	err := s.pool.QueryRow(ctx, `SELECT ruleset FROM ruleset_figures WHERE figure = $1 LIMIT 1`, figure).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return owner, err
+}
+
+// Contribution is one row of the lineage grain.
+type Contribution struct {
+	Ruleset    string
+	Version    int
+	Figure     string
+	Dims       map[string]string
+	Value      decimal.Decimal
+	Currency   string // "" for none
+	EventID    string
+	Seq        uint64
+	OccurredAt time.Time
+	Subject    string
+	AdjPeriod  string // "" unless a manual adjustment
+}
+
+// Supersession says event By (at seq BySeq) supersedes or voids Superseded.
+type Supersession struct {
+	Superseded, By string
+	BySeq          uint64
+}
+
+// FXRate is an fx.rate event: 1 Base = Rate Quote.
+type FXRate struct {
+	EventID     string
+	Seq         uint64
+	OccurredAt  time.Time
+	Base, Quote string
+	Rate        decimal.Decimal
+}
+
+// Failure is a rule that could not be evaluated on an event.
+type Failure struct {
+	Ruleset string
+	Version int
+	Figure  string
+	Field   string
+	EventID string
+	Seq     uint64
+	Error   string
+}
+
+// Batch is what one consumer batch produced, committed atomically with the
+// partition's new position.
+type Batch struct {
+	Ruleset       string
+	Version       int
+	Partitions    int
+	Partition     int
+	Through       uint64 // the partition's position after this batch
+	Contributions []Contribution
+	Supersessions []Supersession
+	FXRates       []FXRate
+	Failures      []Failure
+}
+
+// ErrStalePosition means the stored position is already past the batch: another
+// worker committed it (the partition lock was lost); the batch must be dropped.
+var ErrStalePosition = errors.New("the partition's position moved past this batch")
+
+// Commit writes a batch and moves the partition's position, in one transaction:
+// after a crash the batch is either entirely there (and skipped on redelivery) or
+// not at all.
+func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, $6)
+			ON CONFLICT (ruleset, version, partitions, partition) DO UPDATE SET seq = excluded.seq
+			WHERE rule_positions.seq = $5`,
+			b.Ruleset, b.Version, b.Partitions, b.Partition, int64(from), int64(b.Through))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrStalePosition
+		}
+		if len(b.Contributions) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"contributions"},
+				[]string{"ruleset", "version", "figure", "dims", "value", "currency", "event_id", "seq", "occurred_at", "subject", "adj_period"},
+				pgx.CopyFromSlice(len(b.Contributions), func(i int) ([]any, error) {
+					c := &b.Contributions[i]
+					dims, err := json.Marshal(c.Dims)
+					if err != nil {
+						return nil, err
+					}
+					return []any{c.Ruleset, c.Version, c.Figure, dims, numeric(c.Value), nullable(c.Currency), c.EventID,
+						int64(c.Seq), c.OccurredAt, c.Subject, nullable(c.AdjPeriod)}, nil
+				})); err != nil {
+				return fmt.Errorf("write %d contributions: %w", len(b.Contributions), err)
+			}
+		}
+		for _, sp := range b.Supersessions {
+			if _, err := tx.Exec(ctx, `INSERT INTO supersessions (superseded_id, by_id, by_seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+				sp.Superseded, sp.By, int64(sp.BySeq)); err != nil {
+				return err
+			}
+		}
+		for _, r := range b.FXRates {
+			if _, err := tx.Exec(ctx, `INSERT INTO fx_rates (event_id, seq, occurred_at, base, quote, rate) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT DO NOTHING`, r.EventID, int64(r.Seq), r.OccurredAt, r.Base, r.Quote, numeric(r.Rate)); err != nil {
+				return err
+			}
+		}
+		for _, f := range b.Failures {
+			if _, err := tx.Exec(ctx, `INSERT INTO rule_failures (ruleset, version, figure, field, event_id, seq, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.Ruleset, f.Version, f.Figure, f.Field, f.EventID, int64(f.Seq), f.Error); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// numeric converts a decimal for PostgreSQL NUMERIC without passing through a float.
+func numeric(d decimal.Decimal) pgtype.Numeric {
+	var n pgtype.Numeric
+	_ = n.Scan(d.String())
+	return n
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Position is a partition's committed position (0 when it has none yet).
+func (s *Store) Position(ctx context.Context, ruleset string, version, partitions, partition int) (uint64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT seq FROM rule_positions WHERE ruleset = $1 AND version = $2 AND partitions = $3 AND partition = $4`,
+		ruleset, version, partitions, partition).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = s.pool.Exec(ctx, `INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, 0)
+			ON CONFLICT DO NOTHING`, ruleset, version, partitions, partition)
+		return 0, err
+	}
+	return uint64(seq), err
+}
+
+// DropProjections deletes every row the consumers derived from the stream
+// (contributions, supersessions, fx rates, failures, positions), for a rebuild.
+// Rule set versions stay.
+func (s *Store) DropProjections(ctx context.Context, by string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `TRUNCATE contributions, supersessions, fx_rates, rule_failures, rule_positions`); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, by, "projections.rebuild", "projections", nil)
+	})
+}
+
+// Checksum summarises the contributions: row count and an order-independent
+// digest, to compare a rebuild with live processing.
+func (s *Store) Checksum(ctx context.Context) (int64, string, error) {
+	var (
+		n   int64
+		sum string
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '')
+		FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject, adj_period) AS r
+		      FROM contributions) t`).Scan(&n, &sum)
+	return n, sum, err
+}
+
+// Failures lists recorded rule failures, newest first.
+func (s *Store) Failures(ctx context.Context, limit int) ([]Failure, error) {
+	rows, err := s.pool.Query(ctx, `SELECT ruleset, version, figure, field, event_id, seq, error FROM rule_failures ORDER BY seq DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Failure, error) {
+		var f Failure
+		var seq int64
+		err := r.Scan(&f.Ruleset, &f.Version, &f.Figure, &f.Field, &f.EventID, &seq, &f.Error)
+		f.Seq = uint64(seq)
+		return f, err
+	})
+}
