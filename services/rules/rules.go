@@ -193,7 +193,9 @@ func figureDefinition(f ruleset.Figure) Definition {
 }
 
 // Versions lists the stored rule set versions.
-func (s *Service) Versions(ctx context.Context) ([]store.Version, error) { return s.store.Versions(ctx) }
+func (s *Service) Versions(ctx context.Context) ([]store.Version, error) {
+	return s.store.Versions(ctx)
+}
 
 // FigureRequest asks for a figure as of (period, watermark).
 type FigureRequest struct {

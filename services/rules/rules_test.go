@@ -46,7 +46,7 @@ func TestStockFlowCumulativeDerivedAtTwoWatermarks(t *testing.T) {
 	s.publish(loan("l1-a", "L1", "CP1", "100.00", "EUR", "2026-10-10T12:00:00Z"))
 	s.publish(loan("l2-a", "L2", "CP2", "200.00", "EUR", "2026-10-15T12:00:00Z"))
 	s.publish(loan("l1-b", "L1", "CP1", "150.00", "EUR", "2026-10-20T12:00:00Z"))
-	s.publish(loan("l1-c", "L1", "CP1", "999.00", "EUR", "2026-11-02T12:00:00Z"))  // next period
+	s.publish(loan("l1-c", "L1", "CP1", "999.00", "EUR", "2026-11-02T12:00:00Z"))    // next period
 	s.publish(loan("l2-late", "L2", "CP2", "120.00", "EUR", "2026-10-05T12:00:00Z")) // late, older than l2-a
 	s.publish(payment("p1", "50.00", "2026-10-03T09:00:00Z"))
 	s.publish(payment("p2", "70.00", "2026-09-30T09:00:00Z"))
@@ -166,7 +166,9 @@ figures:
 	s.publish(payment("p2", "6.00", "2026-10-04T09:00:00Z"))
 	s.settle()
 	s.want("fine", "2026-10", "11")
-	var res struct{ Failures []struct{ Figure, Field, EventID, Error string } }
+	var res struct {
+		Failures []struct{ Figure, Field, EventID, Error string }
+	}
 	s.do("GET", "/v1/rules/failures", auth.RoleOperator, nil, &res)
 	found := map[string]int{}
 	for _, f := range res.Failures {

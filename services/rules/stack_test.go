@@ -145,7 +145,12 @@ func (s *stack) do(method, path string, role auth.Role, body []byte, out any) in
 func (s *stack) onboard(src string) rules.Onboarded {
 	s.t.Helper()
 	var out rules.Onboarded
-	var e struct{ Error struct{ Message string; Details any } }
+	var e struct {
+		Error struct {
+			Message string
+			Details any
+		}
+	}
 	if code := s.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(src), &out); code != 201 {
 		s.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(src), &e)
 		s.t.Fatalf("onboard: %d %+v", code, e)

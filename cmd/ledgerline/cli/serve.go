@@ -9,8 +9,8 @@ import (
 
 	"github.com/ledgerline/ledgerline/platform/app"
 	"github.com/ledgerline/ledgerline/platform/config"
-	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/services/ingest/batch"
 	"github.com/ledgerline/ledgerline/services/ingest/service"
 	"github.com/ledgerline/ledgerline/services/rules"
