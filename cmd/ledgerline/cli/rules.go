@@ -139,7 +139,11 @@ func rulesCmd() *cobra.Command {
 // waitForRules shows progress until the rules watermark reaches the end of the
 // stream as it was when the wait began.
 func waitForRules(cmd *cobra.Command, c *client, what string) error {
-	var p struct{ Watermark, LastSeq, Lag uint64 }
+	var p struct {
+		Watermark uint64 `json:"watermark"`
+		LastSeq   uint64 `json:"last_seq"`
+		Lag       uint64 `json:"lag"`
+	}
 	if err := c.do(cmd.Context(), http.MethodGet, "/v1/rules/watermark", "", nil, &p); err != nil {
 		return err
 	}

@@ -171,11 +171,20 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	if err != nil {
 		return err
 	}
-	cons, err := m.js.CreateOrUpdateConsumer(ctx, m.stream, jetstream.ConsumerConfig{
+	// The committed position in PostgreSQL is the truth; the JetStream consumer is
+	// only a cursor. Holding the partition's lock, the worker recreates it to start
+	// right after that position: events a crashed worker had received but not
+	// committed come again at once, and never get acknowledged unseen (AckAll would
+	// otherwise acknowledge them with the first later batch).
+	if err := m.js.DeleteConsumer(ctx, m.stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("reset consumer %s: %w", name, err)
+	}
+	cons, err := m.js.CreateConsumer(ctx, m.stream, jetstream.ConsumerConfig{
 		Durable:        name,
 		Description:    fmt.Sprintf("rule set %s v%d, partition %d of %d", v.Name, v.Number, p, m.cfg.Partitions),
 		FilterSubjects: envelope.PartitionFilter(p, m.cfg.Partitions),
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    pos + 1,
 		AckPolicy:      jetstream.AckAllPolicy,
 		AckWait:        2 * time.Minute,
 		MaxAckPending:  4 * m.cfg.Batch,
