@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
 )
 
@@ -61,7 +62,15 @@ func benchEvent(i int) []byte {
 // full rebuild (replay) of them, and the process's peak RSS. b.N is N (use
 // -benchtime 200000x; 1000000x for the replay target).
 func BenchmarkRulesVsRaw(b *testing.B) {
-	s := newStack(b)
+	s := newStack(b, func(c *config.Config) {
+		c.Rules.Batch = 2000
+		if v, _ := strconv.Atoi(os.Getenv("BENCH_PARTITIONS")); v > 0 {
+			c.Rules.Partitions = v
+		}
+		if v, _ := strconv.Atoi(os.Getenv("BENCH_BATCH")); v > 0 {
+			c.Rules.Batch = v
+		}
+	})
 	ctx := context.Background()
 	n := b.N
 	// Store the events (not measured).
@@ -77,13 +86,13 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 
 	// Raw JetStream fetch of every event.
 	start := time.Now()
-	cons, err := s.events.JS.CreateOrUpdateConsumer(ctx, s.cfg.Stream.Name, jetstream.ConsumerConfig{Durable: "bench_raw", AckPolicy: jetstream.AckAllPolicy})
+	cons, err := s.events.JS.CreateOrUpdateConsumer(ctx, s.cfg.Stream.Name, jetstream.ConsumerConfig{Durable: "bench_raw", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	got := 0
 	for got < n {
-		batch, err := cons.Fetch(2000, jetstream.FetchMaxWait(2*time.Second))
+		batch, err := cons.Fetch(min(2000, n-got), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			b.Fatal(err)
 		}

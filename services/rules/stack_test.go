@@ -45,7 +45,7 @@ type stack struct {
 	cancel context.CancelFunc
 }
 
-func newStack(t testing.TB) *stack {
+func newStack(t testing.TB, tweak ...func(*config.Config)) *stack {
 	t.Helper()
 	s := &stack{t: t, keys: map[auth.Role]string{}}
 	s.cfg = config.Default()
@@ -53,6 +53,9 @@ func newStack(t testing.TB) *stack {
 	s.cfg.DatabaseURL = pgtest.URL(t)
 	s.cfg.NATSURL = natstest.Start(t).URL()
 	s.cfg.Rules.Batch = 500
+	for _, f := range tweak {
+		f(&s.cfg)
+	}
 	s.start()
 	t.Cleanup(s.stop)
 	k := auth.NewKeys(s.db.Pool)

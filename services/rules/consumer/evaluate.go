@@ -43,62 +43,58 @@ func NewVersion(name string, number int, rs *ruleset.RuleSet) *Version {
 	return v
 }
 
-// envelopeFields are the envelope fields a contribution row carries.
+// envelopeFields are what fx rates and adjustments read of an envelope.
 type envelopeFields struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Subject    string          `json:"subject"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	Supersedes string          `json:"supersedes"`
+	ID         string
+	Subject    string
+	OccurredAt time.Time
 	Data       json.RawMessage `json:"data"`
 }
 
 // Evaluate applies the version's rules to one stored event, appending what it
 // produces to b. A rule that fails is recorded as a failure; the others go on.
 func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
-	var env envelopeFields
-	if err := json.Unmarshal(raw, &env); err != nil {
-		b.Failures = append(b.Failures, v.failure("*", "event", env.ID, seq, fmt.Errorf("stored event is not an envelope: %w", err)))
-		return
-	}
-	if env.Supersedes != "" {
-		b.Supersessions = append(b.Supersessions, store.Supersession{Superseded: env.Supersedes, By: env.ID, BySeq: seq})
-	}
-	switch env.Type {
-	case "fx.rate":
-		v.fxRate(seq, env, b)
-		return
-	case "adjustment":
-		v.adjustment(seq, env, b)
-		return
-	case "void":
-		return
-	}
-	if len(v.Figures) == 0 {
-		return
-	}
 	ev, err := celenv.NewEvent(raw)
 	if err != nil {
-		b.Failures = append(b.Failures, v.failure("*", "event", env.ID, seq, err))
+		b.Failures = append(b.Failures, v.failure("*", "event", "", seq, fmt.Errorf("stored event is not an envelope: %w", err)))
+		return
+	}
+	if sup := ev.Supersedes(); sup != "" {
+		b.Supersessions = append(b.Supersessions, store.Supersession{Superseded: sup, By: ev.ID(), BySeq: seq})
+	}
+	switch ev.Type() {
+	case "fx.rate", "adjustment":
+		env := envelopeFields{ID: ev.ID(), Subject: ev.Subject(), OccurredAt: ev.OccurredAt()}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			b.Failures = append(b.Failures, v.failure("*", ev.Type(), ev.ID(), seq, err))
+			return
+		}
+		if ev.Type() == "fx.rate" {
+			v.fxRate(seq, env, b)
+		} else {
+			v.adjustment(seq, env, b)
+		}
+		return
+	case "void":
 		return
 	}
 	for i := range v.Figures {
 		f := &v.Figures[i]
 		ok, err := f.WhenProg.Bool(ev)
 		if err != nil {
-			b.Failures = append(b.Failures, v.failure(f.Name, "when", env.ID, seq, err))
+			b.Failures = append(b.Failures, v.failure(f.Name, "when", ev.ID(), seq, err))
 			continue
 		}
 		if !ok {
 			continue
 		}
-		c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: env.ID, Seq: seq,
-			OccurredAt: env.OccurredAt, Subject: env.Subject, Dims: make(map[string]string, len(f.Dimensions))}
+		c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: ev.ID(), Seq: seq,
+			OccurredAt: ev.OccurredAt(), Subject: ev.Subject(), Dims: make(map[string]string, len(f.Dimensions))}
 		failed := false
 		for _, d := range f.Dimensions {
 			val, err := d.Program.String(ev)
 			if err != nil {
-				b.Failures = append(b.Failures, v.failure(f.Name, "dimensions."+d.Name, env.ID, seq, err))
+				b.Failures = append(b.Failures, v.failure(f.Name, "dimensions."+d.Name, ev.ID(), seq, err))
 				failed = true
 				break
 			}
@@ -108,12 +104,12 @@ func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
 			continue
 		}
 		if c.Value, err = f.ValueProg.Decimal(ev); err != nil {
-			b.Failures = append(b.Failures, v.failure(f.Name, "value", env.ID, seq, err))
+			b.Failures = append(b.Failures, v.failure(f.Name, "value", ev.ID(), seq, err))
 			continue
 		}
 		if f.CurrencyProg != nil {
 			if c.Currency, err = f.CurrencyProg.String(ev); err != nil {
-				b.Failures = append(b.Failures, v.failure(f.Name, "currency", env.ID, seq, err))
+				b.Failures = append(b.Failures, v.failure(f.Name, "currency", ev.ID(), seq, err))
 				continue
 			}
 		}

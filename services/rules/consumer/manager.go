@@ -179,10 +179,14 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	if err := m.js.DeleteConsumer(ctx, m.stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("reset consumer %s: %w", name, err)
 	}
+	filter := envelope.PartitionFilter(p, m.cfg.Partitions)
+	if m.cfg.Partitions == 1 {
+		filter = []string{envelope.StreamSubjects}
+	}
 	cons, err := m.js.CreateConsumer(ctx, m.stream, jetstream.ConsumerConfig{
 		Durable:        name,
 		Description:    fmt.Sprintf("rule set %s v%d, partition %d of %d", v.Name, v.Number, p, m.cfg.Partitions),
-		FilterSubjects: envelope.PartitionFilter(p, m.cfg.Partitions),
+		FilterSubjects: filter,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    pos + 1,
 		AckPolicy:      jetstream.AckAllPolicy,
@@ -192,71 +196,123 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", name, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * m.cfg.Batch))
-	if err != nil {
+	// Two stages: this goroutine fetches and evaluates batch k+1 while a committer
+	// writes batch k. Commits stay in order, each moving the position from where
+	// the previous one left it, and each batch is acknowledged only after its commit.
+	type evaluated struct {
+		b     store.Batch
+		from  uint64
+		last  jetstream.Msg
+		n     int
+		start time.Time
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pending := make(chan evaluated, 1)
+	committed := make(chan error, 1)
+	go func() {
+		defer close(committed)
+		for e := range pending {
+			if e.n > 0 {
+				if err := m.store.Commit(ctx, e.b, e.from); err != nil {
+					committed <- fmt.Errorf("commit batch through seq %d: %w", e.b.Through, err)
+					cancel()
+					return
+				}
+				m.events.Add(float64(e.n))
+				m.rows.Add(float64(len(e.b.Contributions)))
+				m.fails.Add(float64(len(e.b.Failures)))
+			}
+			// AckAll: acknowledging the last message acknowledges the batch.
+			if err := e.last.Ack(); err != nil {
+				m.log.Warn("ack after commit failed; the batch will be redelivered and skipped", "consumer", name, "err", err)
+			}
+			m.batches.Observe(time.Since(e.start).Seconds())
+		}
+	}()
+	stop := func(err error) error {
+		close(pending)
+		if cerr := <-committed; cerr != nil {
+			return cerr
+		}
 		return err
 	}
-	defer it.Stop()
 	for ctx.Err() == nil {
-		msgs, err := m.gather(ctx, it)
+		msgs, err := m.gather(ctx, cons)
 		if err != nil {
-			return err
+			return stop(err)
 		}
 		if len(msgs) == 0 {
 			continue
 		}
-		start := time.Now()
-		b := store.Batch{Ruleset: v.Name, Version: v.Number, Partitions: m.cfg.Partitions, Partition: p, Through: pos}
-		n := 0
-		for _, msg := range msgs {
-			md, err := msg.Metadata()
-			if err != nil {
-				return err
-			}
-			seq := md.Sequence.Stream
-			if seq <= pos {
-				continue // committed before a crash, redelivered: already counted
-			}
-			v.Evaluate(seq, msg.Data(), &b)
-			b.Through = max(b.Through, seq)
-			n++
+		e := evaluated{from: pos, last: msgs[len(msgs)-1], start: time.Now(),
+			b: store.Batch{Ruleset: v.Name, Version: v.Number, Partitions: m.cfg.Partitions, Partition: p, Through: pos}}
+		if e.n, err = m.evaluate(v, msgs, pos, &e.b); err != nil {
+			return stop(err)
 		}
-		if n > 0 {
-			if err := m.store.Commit(ctx, b, pos); err != nil {
-				return fmt.Errorf("commit batch through seq %d: %w", b.Through, err)
-			}
-			pos = b.Through
-			m.events.Add(float64(n))
-			m.rows.Add(float64(len(b.Contributions)))
-			m.fails.Add(float64(len(b.Failures)))
+		pos = e.b.Through
+		select {
+		case pending <- e:
+		case <-ctx.Done():
 		}
-		// AckAll: acknowledging the last message acknowledges the batch.
-		if err := msgs[len(msgs)-1].Ack(); err != nil {
-			m.log.Warn("ack after commit failed; the batch will be redelivered and skipped", "consumer", name, "err", err)
-		}
-		m.batches.Observe(time.Since(start).Seconds())
 	}
-	return ctx.Err()
+	return stop(ctx.Err())
 }
 
-// gather waits up to a second for a first message, then takes what follows
-// within a few milliseconds, up to the batch size.
-func (m *Manager) gather(ctx context.Context, it jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	var msgs []jetstream.Msg
-	wait := time.Second
-	for len(msgs) < m.cfg.Batch && ctx.Err() == nil {
-		msg, err := it.Next(jetstream.NextMaxWait(wait))
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-			return msgs, nil
-		}
+// evaluate applies v to the messages after pos, in two halves evaluated side by
+// side; it returns how many events it evaluated.
+func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, pos uint64, b *store.Batch) (int, error) {
+	seqs := make([]uint64, len(msgs))
+	for i, msg := range msgs {
+		md, err := msg.Metadata()
 		if err != nil {
-			if len(msgs) > 0 {
-				return msgs, nil
-			}
-			return nil, err
+			return 0, err
 		}
+		seqs[i] = md.Sequence.Stream
+	}
+	halves := [2]store.Batch{}
+	counts := [2]int{}
+	mid := len(msgs) / 2
+	var wg sync.WaitGroup
+	for h, r := range [2][2]int{{0, mid}, {mid, len(msgs)}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r[0]; i < r[1]; i++ {
+				if seqs[i] <= pos {
+					continue // committed before a crash, redelivered: already counted
+				}
+				v.Evaluate(seqs[i], msgs[i].Data(), &halves[h])
+				counts[h]++
+			}
+		}()
+	}
+	wg.Wait()
+	for h := range halves {
+		b.Contributions = append(b.Contributions, halves[h].Contributions...)
+		b.Supersessions = append(b.Supersessions, halves[h].Supersessions...)
+		b.FXRates = append(b.FXRates, halves[h].FXRates...)
+		b.Failures = append(b.Failures, halves[h].Failures...)
+	}
+	for _, s := range seqs {
+		b.Through = max(b.Through, s)
+	}
+	return counts[0] + counts[1], nil
+}
+
+// gather fetches up to a batch: at once when the partition has that many events
+// waiting (catching up, backfilling), else what arrives within 100 ms.
+func (m *Manager) gather(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, err := cons.Fetch(m.cfg.Batch, jetstream.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]jetstream.Msg, 0, m.cfg.Batch)
+	for msg := range batch.Messages() {
 		msgs = append(msgs, msg)
-		wait = 5 * time.Millisecond
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && len(msgs) == 0 {
+		return nil, err
 	}
 	return msgs, nil
 }

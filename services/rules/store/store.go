@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,13 +216,19 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 			return ErrStalePosition
 		}
 		if len(b.Contributions) > 0 {
+			dimsJSON := map[string][]byte{} // dimension sets repeat: encode each once per batch
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"contributions"},
 				[]string{"ruleset", "version", "figure", "dims", "value", "currency", "event_id", "seq", "occurred_at", "subject", "adj_period"},
 				pgx.CopyFromSlice(len(b.Contributions), func(i int) ([]any, error) {
 					c := &b.Contributions[i]
-					dims, err := json.Marshal(c.Dims)
-					if err != nil {
-						return nil, err
+					key := dimsKey(c.Dims)
+					dims, ok := dimsJSON[key]
+					if !ok {
+						var err error
+						if dims, err = json.Marshal(c.Dims); err != nil {
+							return nil, err
+						}
+						dimsJSON[key] = dims
 					}
 					return []any{c.Ruleset, c.Version, c.Figure, dims, numeric(c.Value), nullable(c.Currency), c.EventID,
 						int64(c.Seq), c.OccurredAt, c.Subject, nullable(c.AdjPeriod)}, nil
@@ -248,6 +256,26 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 		}
 		return nil
 	})
+}
+
+// dimsKey identifies a dimension set (map order does not matter).
+func dimsKey(d map[string]string) string {
+	if len(d) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		sb.WriteString(k)
+		sb.WriteByte(0)
+		sb.WriteString(d[k])
+		sb.WriteByte(0)
+	}
+	return sb.String()
 }
 
 // numeric converts a decimal for PostgreSQL NUMERIC without passing through a float.
