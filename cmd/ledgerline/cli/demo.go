@@ -9,14 +9,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	samplerules "github.com/ledgerline/ledgerline/rules"
 	"github.com/ledgerline/ledgerline/schemas"
 	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/services/ingest/store"
+	"github.com/ledgerline/ledgerline/services/rules"
 )
 
 // demoMarker marks a data dir the demo created, so --fresh never deletes anything else.
@@ -155,6 +158,11 @@ func demoStory(ctx context.Context, cmd *cobra.Command, r running, dataDir strin
 		fmt.Fprintf(out, "  #%-3d %-24s %s\n", e.ID, orDash(e.Code), e.Reason)
 	}
 
+	section("6. Rule sets turn the events into figures (CEL, exact decimals, lineage per event)")
+	if err := demoRules(ctx, cmd, r); err != nil {
+		return err
+	}
+
 	section("Explore")
 	dir, _ := filepath.Abs(dataDir)
 	fmt.Fprintf(out, `data dir          %s (JetStream store in nats/, PostgreSQL log in postgres.log)
@@ -168,7 +176,9 @@ try               curl -s -H "Authorization: Bearer %s" %s/v1/quarantine
 guides            docs/sending-events.md, docs/event-store.md, docs/operations.md
 `, dir, base, base, base, base, keys[auth.RoleSource], keys[auth.RoleOperator], keys[auth.RoleAuditor],
 		keys[auth.RoleOperator], base, keys[auth.RoleAuditor], base, base, keys[auth.RoleSource])
-	fmt.Fprintln(out, "\nStill to come in this demo: rules deriving figures, filings, submission to the regulator simulator, lineage and restatement.")
+	fmt.Fprintf(out, "figures           LEDGERLINE_SERVER=%s LEDGERLINE_API_KEY=%s bin/ledgerline figures get own_funds --period 2026-10 --tz Europe/Berlin --json\n",
+		base, keys[auth.RoleAuditor])
+	fmt.Fprintln(out, "\nStill to come in this demo: filings, submission to the regulator simulator, lineage and restatement.")
 	return nil
 }
 
@@ -180,4 +190,48 @@ func demoPush(ctx context.Context, cmd *cobra.Command, c *client, name string, b
 	}
 	_, err = pushAll(ctx, cmd, c, f.next, counter, int64(len(body)), name, 500, false)
 	return err
+}
+
+// demoRules onboards the sample rule sets, waits for their backfill and shows a
+// few October figures of the demo bank.
+func demoRules(ctx context.Context, cmd *cobra.Command, r running) error {
+	out := cmd.OutOrStdout()
+	for _, name := range samplerules.Order {
+		src, err := samplerules.FS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		o, err := r.rules.Onboard(ctx, src, "demo")
+		if err != nil {
+			return fmt.Errorf("onboard rules/%s: %w", name, err)
+		}
+		fmt.Fprintf(out, "rules/%-17s rule set %s v%d: %d figures\n", name, o.Ruleset, o.Version, len(o.Figures))
+	}
+	last, err := r.platform.Events.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := r.rules.WaitFor(wctx, last); err != nil {
+		return err
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	fmt.Fprintf(out, "every rule set has processed the stream up to seq %d; figures for October 2026 (Europe/Berlin), in EUR:\n", last)
+	for _, name := range []string{"own_funds", "tier1_capital", "total_credit_exposure", "large_exposure_threshold", "liquidity_coverage_ratio"} {
+		f, err := r.rules.Figure(ctx, rules.FigureRequest{Name: name, Period: "2026-10", Location: berlin, Currency: "EUR"})
+		if err != nil {
+			fmt.Fprintf(out, "  %-26s %v\n", name, err)
+			continue
+		}
+		detail := fmt.Sprintf("%s, %d contributions", f.Kind, f.Contributions)
+		if len(f.Inputs) > 0 {
+			detail = fmt.Sprintf("derived from %d figure%s", len(f.Inputs), map[bool]string{true: "", false: "s"}[len(f.Inputs) == 1])
+		}
+		if len(f.Conversions) > 0 {
+			detail += fmt.Sprintf(", %d fx conversions", len(f.Conversions))
+		}
+		fmt.Fprintf(out, "  %-26s %22s  (%s)\n", name, f.Value, detail)
+	}
+	return nil
 }
