@@ -58,4 +58,41 @@ runs=$(metric ratio | tr '\n' ' ')
   echo "$out"
   echo '```'
 } > bench/results.md
+# Rules: stream → committed contributions, 3 rules matching each event, against raw
+# JetStream fetch and raw COPY of the same rows; replay of the same events.
+REVENTS=${BENCH_RULES_EVENTS:-1000000}
+rcmd="go test -run '^\$' -bench RulesVsRaw -benchtime ${REVENTS}x -count 1 -timeout 30m ."
+echo "== $rcmd (in services/rules)"
+rout=$(cd services/rules && go test -run '^$' -bench RulesVsRaw -benchtime "${REVENTS}x" -count 1 -timeout 30m . | tee /dev/stderr)
+rline=$(grep '^BenchmarkRulesVsRaw' <<<"$rout")
+rmetric() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}' <<<"$rline"; }
+{
+  echo
+  echo "## Rules: stream to committed contributions"
+  echo
+  echo "Command, in \`services/rules\`: \`$rcmd\`"
+  echo
+  echo "${REVENTS} loan.balance events are in the stream; a rule set with 3 figures matching every"
+  echo "event (3 contribution rows per event) is onboarded and the time until every row is"
+  echo "committed is measured; then the projections are dropped and rebuilt (replay). The limits"
+  echo "in the same run: raw JetStream fetch of the events (pull consumer, batches of 2000) and"
+  echo "raw PostgreSQL COPY of the same 3 rows per event into a table shaped like contributions."
+  echo
+  echo "| measure | value | target |"
+  echo "| --- | --- | --- |"
+  echo "| rules throughput | $(printf '%.0f' "$(rmetric rules_events/s)") events/s | ≥ 60,000 |"
+  echo "| raw JetStream fetch | $(printf '%.0f' "$(rmetric raw_fetch_events/s)") events/s | (limit) |"
+  echo "| raw COPY of the same rows | $(printf '%.0f' "$(rmetric raw_copy_events/s)") events/s | (limit) |"
+  echo "| ratio to the lower limit | $(rmetric ratio_to_limit) | |"
+  echo "| replay (rebuild) of ${REVENTS} events | $(rmetric replay_s) s | ≤ 30 s for 1,000,000 |"
+  echo "| peak RSS of the benchmark process | $(rmetric peak_rss_MB) MB | rule worker ≤ 300 MB |"
+  echo
+  echo "The RSS is the whole benchmark process: the rule workers, the embedded JetStream server"
+  echo "holding every event, and the benchmark's own buffers; the rule workers alone hold at most"
+  echo "two batches of events."
+  echo
+  echo '```'
+  echo "$rout"
+  echo '```'
+} >> bench/results.md
 echo "wrote bench/results.md: ingest $(printf '%.0f' "$ingest") events/s, raw $(printf '%.0f' "$raw") events/s, ratio $ratio"
