@@ -2,10 +2,6 @@ module github.com/ledgerline/ledgerline/services/rules
 
 go 1.26.0
 
-replace github.com/ledgerline/ledgerline => ../..
-
-replace github.com/ledgerline/ledgerline/platform => ../../platform
-
 require (
 	cel.dev/expr v0.25.1 // indirect
 	dario.cat/mergo v1.0.1 // indirect
@@ -39,10 +35,10 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sagikazarmark/locafero v0.11.0 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sourcegraph/conc v0.3.1-0.20240121214520-5f936abd7ae8 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
-	github.com/spf13/pflag v1.1.0 // indirect
 	github.com/spf13/viper v1.21.0 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -67,3 +63,14 @@ require (
 	github.com/shopspring/decimal v1.6.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
+
+require (
+	github.com/ledgerline/ledgerline/services/ingest v0.0.0
+	github.com/spf13/pflag v1.1.0
+)
+
+replace github.com/ledgerline/ledgerline/services/ingest => ../ingest
+
+replace github.com/ledgerline/ledgerline => ../..
+
+replace github.com/ledgerline/ledgerline/platform => ../../platform
