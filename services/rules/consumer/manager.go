@@ -336,6 +336,25 @@ func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
 	}
 	last = info.State.LastSeq
 	mark = last
+	if m.cfg.Partitions == 1 {
+		// One partition holds every event, so its committed position is exactly how
+		// far the version has processed the stream: no need to read consumer state
+		// (whose pending counts may lag a message just stored).
+		m.mu.Lock()
+		all := make([]*Version, 0, len(m.running))
+		for _, v := range m.running {
+			all = append(all, v)
+		}
+		m.mu.Unlock()
+		for _, v := range all {
+			low, err := m.store.MinPosition(ctx, 1, map[string]int{v.Name: v.Number})
+			if err != nil {
+				return 0, 0, err
+			}
+			mark = min(mark, low)
+		}
+		return mark, last, nil
+	}
 	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) {
 		if ci.NumPending == 0 && ci.NumAckPending == 0 {
 			return

@@ -305,6 +305,27 @@ func (s *Store) Position(ctx context.Context, ruleset string, version, partition
 	return uint64(seq), err
 }
 
+// MinPosition is the lowest committed position over the given versions'
+// partitions (0 for a partition with none yet).
+func (s *Store) MinPosition(ctx context.Context, partitions int, versions map[string]int) (uint64, error) {
+	low := uint64(1<<63 - 1)
+	for name, v := range versions {
+		for p := 0; p < partitions; p++ {
+			var seq int64
+			err := s.pool.QueryRow(ctx, `SELECT seq FROM rule_positions WHERE ruleset = $1 AND version = $2 AND partitions = $3 AND partition = $4`,
+				name, v, partitions, p).Scan(&seq)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return 0, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+			low = min(low, uint64(seq))
+		}
+	}
+	return low, nil
+}
+
 // DropProjections deletes every row the consumers derived from the stream
 // (contributions, supersessions, fx rates, failures, positions), for a rebuild.
 // Rule set versions stay.
