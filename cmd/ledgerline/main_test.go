@@ -104,6 +104,12 @@ func (e env) serve() *exec.Cmd {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			e.t.Logf("ledgerline serve log:\n%s", b)
+		}
+	})
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

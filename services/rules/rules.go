@@ -365,7 +365,10 @@ func (s *Service) Watermark(ctx context.Context) (Progress, error) {
 		return Progress{}, fmt.Errorf("%w: %w", err, httpjson.ErrUnavailable)
 	}
 	lag, err := s.mgr.Lag(ctx)
-	return Progress{Watermark: w, LastSeq: last, Lag: lag}, err
+	if err != nil {
+		return Progress{}, fmt.Errorf("rules lag: %w: %w", err, httpjson.ErrUnavailable)
+	}
+	return Progress{Watermark: w, LastSeq: last, Lag: lag}, nil
 }
 
 // WaitFor blocks until the rules have processed the stream up to seq, or ctx ends.

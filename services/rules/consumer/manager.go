@@ -356,6 +356,10 @@ func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
 		return mark, last, nil
 	}
 	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) {
+		if ci == nil {
+			mark = 0 // a partition's consumer is being reset: nothing can be promised
+			return
+		}
 		if ci.NumPending == 0 && ci.NumAckPending == 0 {
 			return
 		}
@@ -372,7 +376,11 @@ func (m *Manager) Lag(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	var lag uint64
-	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) { lag += ci.NumPending + uint64(ci.NumAckPending) })
+	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) {
+		if ci != nil { // nil: a worker is resetting its consumer right now
+			lag += ci.NumPending + uint64(ci.NumAckPending)
+		}
+	})
 	return lag, err
 }
 
@@ -388,7 +396,8 @@ func (m *Manager) eachConsumer(ctx context.Context, st jetstream.Stream, fn func
 	for _, name := range names {
 		c, err := st.Consumer(ctx, name)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return fmt.Errorf("consumer %s not started yet", name)
+			fn(nil)
+			continue
 		}
 		if err != nil {
 			return err
