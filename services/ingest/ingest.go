@@ -388,3 +388,17 @@ func failAll(results []Result) []Result {
 	}
 	return results
 }
+
+// Post stores one event produced inside Ledgerline (a manual adjustment, say)
+// through the same path as events from sources: validated, deduplicated, indexed,
+// quarantined when bad. It answers the event's seq.
+func (s *Service) Post(ctx context.Context, by string, raw []byte) (uint64, error) {
+	res, err := s.Ingest(ctx, by, "api", []batch.Item{{Raw: raw, Size: len(raw)}})
+	if err != nil {
+		return 0, err
+	}
+	if res[0].Status == StatusRejected {
+		return 0, fmt.Errorf("%s: %w", res[0].Error, httpjson.ErrInvalid)
+	}
+	return res[0].Seq, nil
+}

@@ -39,6 +39,7 @@ require (
 	github.com/sourcegraph/conc v0.3.1-0.20240121214520-5f936abd7ae8 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
+	github.com/spf13/pflag v1.1.0 // indirect
 	github.com/spf13/viper v1.21.0 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -64,10 +65,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6
 )
 
-require (
-	github.com/ledgerline/ledgerline/services/ingest v0.0.0
-	github.com/spf13/pflag v1.1.0
-)
+require github.com/ledgerline/ledgerline/services/ingest v0.0.0
 
 replace github.com/ledgerline/ledgerline/services/ingest => ../ingest
 

@@ -9,9 +9,7 @@ import (
 
 	"github.com/ledgerline/ledgerline/platform/app"
 	"github.com/ledgerline/ledgerline/platform/config"
-	"github.com/ledgerline/ledgerline/platform/httpjson"
 	"github.com/ledgerline/ledgerline/services/ingest"
-	"github.com/ledgerline/ledgerline/services/ingest/batch"
 	"github.com/ledgerline/ledgerline/services/ingest/service"
 	"github.com/ledgerline/ledgerline/services/rules"
 	rulesservice "github.com/ledgerline/ledgerline/services/rules/service"
@@ -42,20 +40,6 @@ type running struct {
 	addr     string
 }
 
-// ingestPoster stores events produced inside Ledgerline (manual adjustments)
-// through the ingest path, so they are validated, deduplicated and kept like any.
-func ingestPoster(ing *ingest.Service) rules.Poster {
-	return func(ctx context.Context, by string, raw []byte) (uint64, error) {
-		res, err := ing.Ingest(ctx, by, "api", []batch.Item{{Raw: raw, Size: len(raw)}})
-		if err != nil {
-			return 0, err
-		}
-		if res[0].Status == ingest.StatusRejected {
-			return 0, fmt.Errorf("%s: %w", res[0].Error, httpjson.ErrInvalid)
-		}
-		return res[0].Seq, nil
-	}
-}
 
 // serve starts the platform and serves until ctx ends. onReady, if set, runs once
 // the API listens; serving stops when it returns false.
@@ -76,7 +60,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	if err != nil {
 		return err
 	}
-	rs, err := rulesservice.Start(ctx, p, srv, ingestPoster(ing))
+	rs, err := rulesservice.Start(ctx, p, srv, ing.Post)
 	if err != nil {
 		return err
 	}
