@@ -40,7 +40,6 @@ type running struct {
 	addr     string
 }
 
-
 // serve starts the platform and serves until ctx ends. onReady, if set, runs once
 // the API listens; serving stops when it returns false.
 func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady func(ctx context.Context, r running) bool) error {
