@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -269,12 +270,19 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 				return decimal.Decimal{}, err
 			}
 			out.Inputs = append(out.Inputs, sub)
+			if sub.Currency != "" && out.Currency != "" && sub.Currency != out.Currency {
+				return decimal.Decimal{}, fmt.Errorf("its inputs are in %s and %s: ask for it in one reporting currency (currency=EUR): %w",
+					out.Currency, sub.Currency, httpjson.ErrInvalid)
+			}
 			if out.Currency == "" {
 				out.Currency = sub.Currency
 			}
 			return decimal.NewFromString(sub.Value)
 		})
 		if err != nil {
+			if !errors.Is(err, httpjson.ErrUnavailable) && !errors.Is(err, httpjson.ErrInvalid) && !errors.Is(err, httpjson.ErrNotFound) {
+				err = fmt.Errorf("%w: %w", err, httpjson.ErrInvalid) // the expression failed (division by zero, say)
+			}
 			return Figure{}, fmt.Errorf("figure %s: %w", f.Name, err)
 		}
 		out.Value = val.String()

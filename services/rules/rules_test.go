@@ -107,6 +107,9 @@ func TestCurrencyConversion(t *testing.T) {
 	if _, code, raw := s.figure("loan_exposure", "2026-10"); code != 422 || !strings.Contains(raw, "EUR, USD") {
 		t.Fatalf("mixed currencies without a reporting currency: %d %s", code, raw)
 	}
+	if _, code, raw := s.figure("exposure_and_payments", "2026-10"); code != 422 || !strings.Contains(raw, "currency") {
+		t.Fatalf("a derived figure over EUR and USD amounts without a reporting currency: %d %s", code, raw)
+	}
 	s.publish(loan("g1", "L3", "CP3", "85.00", "GBP", "2026-10-12T12:00:00Z"))
 	s.settle()
 	if _, code, raw := s.figure("loan_exposure", "2026-10", "currency", "EUR"); code != 422 || !strings.Contains(raw, "GBP into EUR") {

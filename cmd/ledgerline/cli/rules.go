@@ -106,9 +106,10 @@ func rulesCmd() *cobra.Command {
 			}
 			var res struct {
 				Failures []struct {
-					Ruleset, Figure, Field, EventID, Error string
-					Version                                int
-					Seq                                    uint64
+					Ruleset, Figure, Field, Error string
+					EventID                       string `json:"event_id"`
+					Version                       int
+					Seq                           uint64
 				}
 			}
 			if err := c.do(cmd.Context(), http.MethodGet, "/v1/rules/failures", "", nil, &res); err != nil {

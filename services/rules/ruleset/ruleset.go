@@ -77,17 +77,18 @@ func (rs *RuleSet) Figure(name string) (*Figure, bool) {
 type Problem struct {
 	// Figure is the figure's name, "figures[i]" when it has none, "" for the
 	// rule set itself.
-	Figure string
+	Figure string `json:"figure"`
 	// Field is the key concerned: "ruleset", "effective_from", "name", "kind",
 	// "when", "value", "currency", "dimensions", "dimensions.counterparty"...
-	Field string
+	Field string `json:"field"`
 	// Message says what is wrong; an expression's errors start with CEL's
 	// line:column inside the expression ("CEL 1:17: ...").
-	Message string
+	Message string `json:"message"`
 	// Line and Column locate the problem in the YAML file (1-based), 0 when
 	// unknown. For an expression error they point at the error itself when
 	// the expression is written plainly enough to map it.
-	Line, Column int
+	Line   int `json:"line"`
+	Column int `json:"column"`
 }
 
 func (p Problem) String() string {

@@ -172,13 +172,13 @@ type FXRate struct {
 
 // Failure is a rule that could not be evaluated on an event.
 type Failure struct {
-	Ruleset string
-	Version int
-	Figure  string
-	Field   string
-	EventID string
-	Seq     uint64
-	Error   string
+	Ruleset string `json:"ruleset"`
+	Version int    `json:"version"`
+	Figure  string `json:"figure"`
+	Field   string `json:"field"`
+	EventID string `json:"event_id"`
+	Seq     uint64 `json:"seq"`
+	Error   string `json:"error"`
 }
 
 // Batch is what one consumer batch produced, committed atomically with the
