@@ -43,6 +43,8 @@ type Service struct {
 	post  Poster
 	log   *slog.Logger
 
+	partitions int
+
 	mu       sync.RWMutex
 	versions map[string][]*loaded // rule set → versions, oldest first
 	owner    map[string]string    // figure → rule set
@@ -61,7 +63,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetSt
 		return nil, fmt.Errorf("CEL environment: %w", err)
 	}
 	st := store.New(pool)
-	s := &Service{env: env, store: st, post: post, log: log, versions: map[string][]*loaded{}, owner: map[string]string{},
+	s := &Service{env: env, store: st, post: post, log: log, versions: map[string][]*loaded{}, owner: map[string]string{}, partitions: cfg.Partitions,
 		mgr: consumer.NewManager(js, cfg.Stream, st, consumer.Config{Partitions: cfg.Partitions, Batch: cfg.Batch}, log, reg)}
 	stored, err := st.Versions(ctx)
 	if err != nil {
@@ -244,7 +246,7 @@ func (s *Service) Figure(ctx context.Context, r FigureRequest) (Figure, error) {
 		return Figure{}, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
 	if r.AsOfSeq == 0 {
-		if r.AsOfSeq, err = s.mgr.Watermark(ctx); err != nil {
+		if r.AsOfSeq, err = s.defaultAsOf(ctx, r.Name, p); err != nil {
 			return Figure{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
 		}
 	}
@@ -329,6 +331,26 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 	}
 	out.Value = total.String()
 	return out, nil
+}
+
+// defaultAsOf is the watermark a figure is computed at when none is asked for:
+// how far the version it comes from has processed the stream, so that another rule
+// set backfilling does not pull every figure back. Derived figures (whose inputs
+// may come from other rule sets) use the watermark of every version.
+func (s *Service) defaultAsOf(ctx context.Context, name string, p period.Period) (uint64, error) {
+	l, f, err := s.resolve(name, p)
+	if err != nil || f.Kind == ruleset.KindDerived || s.partitions != 1 {
+		return s.mgr.Watermark(ctx)
+	}
+	mark, last, err := s.mgr.State(ctx)
+	if err != nil {
+		return 0, err
+	}
+	own, err := s.store.MinPosition(ctx, 1, map[string]int{l.meta.Name: l.meta.Version})
+	if err != nil {
+		return 0, err
+	}
+	return max(mark, min(own, last)), nil
 }
 
 // resolve finds the rule set version in force for the period (the latest whose

@@ -300,3 +300,21 @@ func TestANewVersionIsBackfilled(t *testing.T) {
 	var r rules.Onboarded
 	_ = r
 }
+
+// TestAnotherRuleSetBackfillingDoesNotPullFiguresBack: a figure asked for without a
+// watermark is computed at how far its own rule set version has processed the
+// stream, not at the lowest position of every version (a new one starts at 0).
+func TestAnotherRuleSetBackfillingDoesNotPullFiguresBack(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	for i := 0; i < 2000; i++ {
+		s.publish(payment(fmt.Sprintf("p-%d", i), "1.00", "2026-10-03T09:00:00Z"))
+	}
+	s.settle()
+	s.onboard(strings.NewReplacer("test-credit", "other", "loan_exposure", "o_loan", "payments_out", "o_out",
+		"payments_total", "o_total", "exposure_and_payments", "o_derived").Replace(creditRules))
+	f := s.want("payments_out", "2026-10", "2000")
+	if f.AsOfSeq != 2000 {
+		t.Fatalf("as_of_seq %d, want 2000", f.AsOfSeq)
+	}
+}
