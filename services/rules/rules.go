@@ -83,6 +83,19 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetSt
 		s.add(v, rs)
 		start = append(start, consumer.NewVersion(v.Name, v.Version, rs))
 	}
+	counts, err := st.PartitionCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range counts {
+		if n != max(cfg.Partitions, 1) {
+			log.Warn("rules.partitions changed: rebuilding every projection from the stream", "was", n, "now", cfg.Partitions)
+			if err := s.mgr.Reset(ctx, fmt.Sprintf("system: rules.partitions changed from %d to %d", n, cfg.Partitions)); err != nil {
+				return nil, fmt.Errorf("rebuild after rules.partitions changed: %w", err)
+			}
+			break
+		}
+	}
 	s.mgr.Start(ctx, start)
 	return s, nil
 }
@@ -433,14 +446,19 @@ func (s *Service) Adjust(ctx context.Context, by string, a Adjustment) (string, 
 	if strings.TrimSpace(a.Reason) == "" {
 		return "", 0, fmt.Errorf("reason: an adjustment needs a reason: %w", httpjson.ErrInvalid)
 	}
-	s.mu.RLock()
-	_, ok := s.owner[a.Figure]
-	s.mu.RUnlock()
-	if !ok {
-		return "", 0, fmt.Errorf("figure: no rule set defines %q: %w", a.Figure, httpjson.ErrInvalid)
-	}
-	if _, err := period.Parse(a.Period, time.UTC); err != nil {
+	p, err := period.Parse(a.Period, time.UTC)
+	if err != nil {
 		return "", 0, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	_, f, err := s.resolve(a.Figure, p)
+	if errors.Is(err, httpjson.ErrNotFound) {
+		return "", 0, fmt.Errorf("figure: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	if f.Kind == ruleset.KindDerived {
+		return "", 0, fmt.Errorf("figure: %s is derived; adjust one of the figures it is computed from: %w", a.Figure, httpjson.ErrInvalid)
 	}
 	if a.ID == "" {
 		a.ID = fmt.Sprintf("adj-%s-%d", a.Figure, time.Now().UnixNano())

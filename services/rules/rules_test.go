@@ -136,6 +136,11 @@ func TestManualAdjustmentsCountForTheirPeriod(t *testing.T) {
 	if code := s.do("POST", "/v1/adjustments", auth.RoleOperator, []byte(strings.Replace(body, "write-down agreed with the auditor", " ", 1)), nil); code != 422 {
 		t.Fatalf("an adjustment without a reason: %d", code)
 	}
+	derived := strings.Replace(body, `"figure":"loan_exposure"`, `"figure":"exposure_and_payments"`, 1)
+	var e struct{ Error struct{ Message string } }
+	if code := s.do("POST", "/v1/adjustments", auth.RoleOperator, []byte(derived), &e); code != 422 || !strings.Contains(e.Error.Message, "derived") {
+		t.Fatalf("adjusting a derived figure: %d %+v", code, e)
+	}
 	s.settle()
 	s.want("loan_exposure", "2026-10", "74.5")
 	s.want("loan_exposure", "2026-11", "100")
@@ -316,5 +321,26 @@ func TestAnotherRuleSetBackfillingDoesNotPullFiguresBack(t *testing.T) {
 	f := s.want("payments_out", "2026-10", "2000")
 	if f.AsOfSeq != 2000 {
 		t.Fatalf("as_of_seq %d, want 2000", f.AsOfSeq)
+	}
+}
+
+// TestChangingThePartitionCountRebuilds: positions made with another partition
+// count cannot be continued; the service rebuilds instead of counting twice.
+func TestChangingThePartitionCountRebuilds(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	for i := 0; i < 50; i++ {
+		s.publish(payment(fmt.Sprintf("p-%d", i), "1.00", "2026-10-03T09:00:00Z"))
+	}
+	s.settle()
+	s.want("payments_out", "2026-10", "50")
+	s.stop()
+	s.cfg.Rules.Partitions = 2
+	s.start()
+	s.settle()
+	s.want("payments_out", "2026-10", "50")
+	n, _, err := s.svc.Checksum(context.Background())
+	if err != nil || n != 100 { // payments_out and payments_total: one row each per payment
+		t.Fatalf("%d contribution rows (%v), want 100", n, err)
 	}
 }

@@ -426,17 +426,17 @@ func (m *Manager) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Rebuild stops the workers, deletes their consumers, drops the projections and
-// starts every version again from the first event.
-func (m *Manager) Rebuild(ctx context.Context, by string) error {
-	m.mu.Lock()
-	versions := make([]*Version, 0, len(m.running))
-	for _, v := range m.running {
-		versions = append(versions, v)
+// Reset drops the projections and every rule consumer before any worker runs:
+// positions made with another partition count cannot be continued (the new
+// consumers would start from the first event again and count it twice).
+func (m *Manager) Reset(ctx context.Context, by string) error {
+	if err := m.deleteConsumers(ctx); err != nil {
+		return err
 	}
-	parent := m.parent
-	m.mu.Unlock()
-	m.Stop()
+	return m.store.DropProjections(ctx, by)
+}
+
+func (m *Manager) deleteConsumers(ctx context.Context) error {
 	st, err := m.js.Stream(ctx, m.stream)
 	if err != nil {
 		return err
@@ -449,7 +449,21 @@ func (m *Manager) Rebuild(ctx context.Context, by string) error {
 			}
 		}
 	}
-	if err := lister.Err(); err != nil {
+	return lister.Err()
+}
+
+// Rebuild stops the workers, deletes their consumers, drops the projections and
+// starts every version again from the first event.
+func (m *Manager) Rebuild(ctx context.Context, by string) error {
+	m.mu.Lock()
+	versions := make([]*Version, 0, len(m.running))
+	for _, v := range m.running {
+		versions = append(versions, v)
+	}
+	parent := m.parent
+	m.mu.Unlock()
+	m.Stop()
+	if err := m.deleteConsumers(ctx); err != nil {
 		return err
 	}
 	if err := m.store.DropProjections(ctx, by); err != nil {

@@ -326,6 +326,15 @@ func (s *Store) MinPosition(ctx context.Context, partitions int, versions map[st
 	return low, nil
 }
 
+// PartitionCounts lists the partition counts the stored positions were made with.
+func (s *Store) PartitionCounts(ctx context.Context) ([]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partitions FROM rule_positions ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
 // DropProjections deletes every row the consumers derived from the stream
 // (contributions, supersessions, fx rates, failures, positions), for a rebuild.
 // Rule set versions stay.
