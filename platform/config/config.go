@@ -93,8 +93,8 @@ type RulesConfig struct {
 	// unit of parallelism across processes (rules.partitions, default 1). Each
 	// worker already evaluates in parallel and pipelines its commits; more than one
 	// partition costs JetStream a many-subject filter per consumer, which served
-	// events ~4× slower in our measurements. Changing it needs
-	// `ledgerline projections rebuild`.
+	// events ~4× slower in our measurements. Changing it makes the rules
+	// service rebuild its projections at the next start.
 	Partitions int `mapstructure:"partitions"`
 	// Batch is the most events evaluated and committed in one transaction
 	// (rules.batch, default 2000).
