@@ -3,8 +3,9 @@
 //
 // The document describes every route the services mount, with the roles allowed
 // to call it (the x-roles extension of each operation), and the platform endpoints
-// /healthz, /readyz and /metrics. services/ingest/openapi_test.go checks it against
-// the ingest service's routes in both directions, so the two cannot drift apart.
+// /healthz, /readyz and /metrics. Each service's openapi_test.go checks it against
+// that service's routes in both directions (with platform/apitest), so the spec and
+// the server cannot drift apart.
 package openapi
 
 import _ "embed"
