@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledgerline/ledgerline/migrations"
+	"github.com/ledgerline/ledgerline/platform/apitest"
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/eventstore"
@@ -44,24 +45,17 @@ type stack struct {
 
 func newStack(t testing.TB, tweak ...func(*config.Config)) *stack {
 	t.Helper()
-	s := &stack{t: t, nats: natstest.Start(t), dbURL: pgtest.URL(t), keys: map[auth.Role]string{}}
+	s := &stack{t: t, nats: natstest.Start(t), dbURL: pgtest.URL(t)}
 	s.cfg = config.Default()
 	s.cfg.DataDir = t.TempDir()
 	s.cfg.DatabaseURL = s.dbURL
-	s.cfg.NATSURL = s.nats.URL()
+	s.cfg.NATSURL = s.nats.URL() // kept: tests restart this server
 	for _, f := range tweak {
 		f(&s.cfg)
 	}
 	s.start()
 	t.Cleanup(s.stop)
-	k := auth.NewKeys(s.db.Pool)
-	for _, r := range auth.Roles {
-		secret, _, err := k.Create(context.Background(), "test-"+string(r), []auth.Role{r}, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys[r] = secret
-	}
+	s.keys = apitest.Keys(t, s.db.Pool)
 	return s
 }
 
@@ -109,25 +103,7 @@ func (s *stack) restart() {
 // do sends a request with the key of role ("" for none) and decodes the JSON answer into out.
 func (s *stack) do(method, path string, role auth.Role, body []byte, out any) int {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.http.URL+path, bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if role != "" {
-		req.Header.Set("Authorization", "Bearer "+s.keys[role])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: answer %d is not JSON: %v\n%s", method, path, resp.StatusCode, err, b)
-		}
-	}
-	return resp.StatusCode
+	return apitest.Do(s.t, s.http.URL, s.keys[role], method, path, body, out)
 }
 
 // push sends events and expects 200 with one result each.

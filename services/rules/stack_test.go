@@ -1,13 +1,11 @@
 package rules_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -18,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledgerline/ledgerline/migrations"
+	"github.com/ledgerline/ledgerline/platform/apitest"
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
 	"github.com/ledgerline/ledgerline/platform/eventstore"
-	"github.com/ledgerline/ledgerline/platform/natstest"
 	"github.com/ledgerline/ledgerline/platform/pgtest"
 	"github.com/ledgerline/ledgerline/platform/postgres"
 	"github.com/ledgerline/ledgerline/platform/server"
@@ -47,25 +45,14 @@ type stack struct {
 
 func newStack(t testing.TB, tweak ...func(*config.Config)) *stack {
 	t.Helper()
-	s := &stack{t: t, keys: map[auth.Role]string{}}
-	s.cfg = config.Default()
-	s.cfg.DataDir = t.TempDir()
-	s.cfg.DatabaseURL = pgtest.URL(t)
-	s.cfg.NATSURL = natstest.Start(t).URL()
+	s := &stack{t: t, cfg: apitest.Config(t)}
 	s.cfg.Rules.Batch = 500
 	for _, f := range tweak {
 		f(&s.cfg)
 	}
 	s.start()
 	t.Cleanup(s.stop)
-	k := auth.NewKeys(s.db.Pool)
-	for _, r := range auth.Roles {
-		secret, _, err := k.Create(context.Background(), "test-"+string(r), []auth.Role{r}, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.keys[r] = secret
-	}
+	s.keys = apitest.Keys(t, s.db.Pool)
 	return s
 }
 
@@ -129,20 +116,7 @@ func (s *stack) publishRaw(raw []byte) uint64 {
 
 func (s *stack) do(method, path string, role auth.Role, body []byte, out any) int {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, s.http.URL+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.keys[role])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: %d, not JSON: %s", method, path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode
+	return apitest.Do(s.t, s.http.URL, s.keys[role], method, path, body, out)
 }
 
 func (s *stack) onboard(src string) rules.Onboarded {
