@@ -78,6 +78,16 @@ func Fail(w http.ResponseWriter, err error, details any) {
 	WriteError(w, status, code, msg, details)
 }
 
+// Answer writes v with status, or err in the error shape when err is not nil: the
+// end of most handlers.
+func Answer(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		Fail(w, err, nil)
+		return
+	}
+	Write(w, status, v)
+}
+
 // Status maps an error to its HTTP status and error code.
 func Status(err error) (int, string) {
 	switch {

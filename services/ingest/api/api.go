@@ -110,20 +110,12 @@ func (h *Handlers) rejectBody(w http.ResponseWriter, r *http.Request, body []byt
 
 func (h *Handlers) getEvent(w http.ResponseWriter, r *http.Request) {
 	ev, err := h.svc.Event(r.Context(), r.PathValue("id"))
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, ev)
+	httpjson.Answer(w, http.StatusOK, ev, err)
 }
 
 func (h *Handlers) getStream(w http.ResponseWriter, r *http.Request) {
 	st, err := h.svc.State(r.Context())
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, st)
+	httpjson.Answer(w, http.StatusOK, st, err)
 }
 
 func (h *Handlers) listQuarantine(w http.ResponseWriter, r *http.Request) {
@@ -192,11 +184,7 @@ func (h *Handlers) getQuarantine(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := h.svc.GetQuarantine(r.Context(), id)
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, e)
+	httpjson.Answer(w, http.StatusOK, e, err)
 }
 
 func (h *Handlers) resubmit(w http.ResponseWriter, r *http.Request) {
@@ -229,11 +217,7 @@ func (h *Handlers) discard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := h.svc.Discard(r.Context(), id, caller(r), req.Reason)
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, e)
+	httpjson.Answer(w, http.StatusOK, e, err)
 }
 
 func (h *Handlers) postSchema(w http.ResponseWriter, r *http.Request) {
@@ -263,11 +247,7 @@ func (h *Handlers) postSchema(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) listSchemas(w http.ResponseWriter, r *http.Request) {
 	list, err := h.svc.Schemas(r.Context())
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"schemas": list})
+	httpjson.Answer(w, http.StatusOK, map[string]any{"schemas": list}, err)
 }
 
 func (h *Handlers) getSchema(w http.ResponseWriter, r *http.Request) {

@@ -58,11 +58,7 @@ func (h *Handlers) onboard(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the rule set does not compile: %d problem(s)", len(invalid.Problems)), invalid.Problems)
 		return
 	}
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusCreated, out)
+	httpjson.Answer(w, http.StatusCreated, out, err)
 }
 
 func (h *Handlers) listRulesets(w http.ResponseWriter, r *http.Request) {
@@ -132,11 +128,7 @@ func (h *Handlers) getFigure(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f, err := h.svc.Figure(r.Context(), req)
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, f)
+	httpjson.Answer(w, http.StatusOK, f, err)
 }
 
 func (h *Handlers) adjust(w http.ResponseWriter, r *http.Request) {
@@ -148,11 +140,7 @@ func (h *Handlers) adjust(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, seq, err := h.svc.Adjust(r.Context(), caller(r), a)
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusCreated, map[string]any{"id": id, "seq": seq, "status": "accepted"})
+	httpjson.Answer(w, http.StatusCreated, map[string]any{"id": id, "seq": seq, "status": "accepted"}, err)
 }
 
 // watermark answers how far the rules have processed the stream; with
@@ -179,20 +167,12 @@ func (h *Handlers) watermark(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p, err := h.svc.Watermark(r.Context())
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, p)
+	httpjson.Answer(w, http.StatusOK, p, err)
 }
 
 func (h *Handlers) failures(w http.ResponseWriter, r *http.Request) {
 	fs, err := h.svc.Failures(r.Context(), 1000)
-	if err != nil {
-		httpjson.Fail(w, err, nil)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"failures": fs})
+	httpjson.Answer(w, http.StatusOK, map[string]any{"failures": fs}, err)
 }
 
 func (h *Handlers) rebuild(w http.ResponseWriter, r *http.Request) {
