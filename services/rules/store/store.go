@@ -236,22 +236,24 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 				return fmt.Errorf("write %d contributions: %w", len(b.Contributions), err)
 			}
 		}
+		// The rarer rows go in one round trip (a rule failing on every event would
+		// otherwise cost a round trip per event).
+		rare := &pgx.Batch{}
 		for _, sp := range b.Supersessions {
-			if _, err := tx.Exec(ctx, `INSERT INTO supersessions (superseded_id, by_id, by_seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-				sp.Superseded, sp.By, int64(sp.BySeq)); err != nil {
-				return err
-			}
+			rare.Queue(`INSERT INTO supersessions (superseded_id, by_id, by_seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+				sp.Superseded, sp.By, int64(sp.BySeq))
 		}
 		for _, r := range b.FXRates {
-			if _, err := tx.Exec(ctx, `INSERT INTO fx_rates (event_id, seq, occurred_at, base, quote, rate) VALUES ($1, $2, $3, $4, $5, $6)
-				ON CONFLICT DO NOTHING`, r.EventID, int64(r.Seq), r.OccurredAt, r.Base, r.Quote, numeric(r.Rate)); err != nil {
-				return err
-			}
+			rare.Queue(`INSERT INTO fx_rates (event_id, seq, occurred_at, base, quote, rate) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT DO NOTHING`, r.EventID, int64(r.Seq), r.OccurredAt, r.Base, r.Quote, numeric(r.Rate))
 		}
 		for _, f := range b.Failures {
-			if _, err := tx.Exec(ctx, `INSERT INTO rule_failures (ruleset, version, figure, field, event_id, seq, error)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.Ruleset, f.Version, f.Figure, f.Field, f.EventID, int64(f.Seq), f.Error); err != nil {
-				return err
+			rare.Queue(`INSERT INTO rule_failures (ruleset, version, figure, field, event_id, seq, error)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.Ruleset, f.Version, f.Figure, f.Field, f.EventID, int64(f.Seq), f.Error)
+		}
+		if rare.Len() > 0 {
+			if err := tx.SendBatch(ctx, rare).Close(); err != nil {
+				return fmt.Errorf("write supersessions, fx rates and failures: %w", err)
 			}
 		}
 		return nil
