@@ -484,7 +484,7 @@ figures:
 		)
 		if err := c.QueryRow(context.Background(), `SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '')
 			FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject) AS r
-			FROM contributions) t`).Scan(&n, &sum); err != nil {
+			FROM contribution_rows) t`).Scan(&n, &sum); err != nil {
 			t.Fatal(err)
 		}
 		return n, sum

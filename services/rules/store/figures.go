@@ -50,33 +50,51 @@ func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
 	if q.Where == nil {
 		where = []byte("{}")
 	}
+	// $1 figure id, $2/$4 the period, $3 the watermark, $5 the period text, $6 the dimension filter.
 	var sel string
 	switch q.Kind {
 	case "stock":
 		sel = `WITH rows AS (
 			SELECT c.* FROM contributions c
-			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL AND c.occurred_at < $6 AND ` + live + `
+			WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $4 AND ` + live + `
 		), heads AS (
 			SELECT DISTINCT ON (subject) subject, event_id FROM rows ORDER BY subject, occurred_at DESC, seq DESC
 		)
-		SELECT r.currency, r.value, r.dims FROM rows r JOIN heads h USING (subject, event_id)`
+		SELECT r.currency, r.value, r.dim_set FROM rows r JOIN heads h USING (subject, event_id)`
 	case "flow":
-		sel = `SELECT c.currency, c.value, c.dims FROM contributions c
-			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL
-			  AND c.occurred_at >= $5 AND c.occurred_at < $6 AND ` + live
+		sel = `SELECT c.currency, c.value, c.dim_set FROM contributions c
+			WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			  AND c.occurred_at >= $2 AND c.occurred_at < $4 AND ` + live
 	case "cumulative":
-		sel = `SELECT c.currency, c.value, c.dims FROM contributions c
-			WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period IS NULL
-			  AND c.occurred_at < $6 AND ` + live
+		sel = `SELECT c.currency, c.value, c.dim_set FROM contributions c
+			WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			  AND c.occurred_at < $4 AND ` + live
 	default:
 		return nil, fmt.Errorf("figure %s: kind %q is not computed from contributions", q.Figure, q.Kind)
 	}
+	filter := ""
+	if len(q.Where) > 0 {
+		filter = "dim_set IN (SELECT id FROM dim_sets WHERE dims @> $6::jsonb) AND "
+	}
 	sql := `SELECT coalesce(currency, ''), sum(value)::text, count(*) FROM (` + sel + `
 		UNION ALL
-		SELECT c.currency, c.value, c.dims FROM contributions c
-		WHERE c.figure = $1 AND c.ruleset = $2 AND c.version = $4 AND c.adj_period = $7 AND ` + live + `
-	) x WHERE dims @> $8::jsonb AND $5::timestamptz < $6::timestamptz GROUP BY 1 ORDER BY 1`
-	rows, err := s.pool.Query(ctx, sql, q.Figure, q.Ruleset, int64(q.AsOf), q.Version, q.Start, q.End, q.Period, where)
+		SELECT c.currency, c.value, c.dim_set FROM contributions c
+		WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + live + `
+	) x WHERE ` + filter + `$2::timestamptz < $4::timestamptz GROUP BY 1 ORDER BY 1`
+	var figureID int32
+	err = s.pool.QueryRow(ctx, `SELECT id FROM ruleset_figures WHERE ruleset = $1 AND version = $2 AND figure = $3`,
+		q.Ruleset, q.Version, q.Figure).Scan(&figureID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("figure %s is not defined by rule set %s v%d: %w", q.Figure, q.Ruleset, q.Version, httpjson.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
+	}
+	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period}
+	if filter != "" {
+		args = append(args, where)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
 	}

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +20,10 @@ import (
 )
 
 // Store runs the rules queries.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool *pgxpool.Pool
+	keys keys
+}
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
@@ -203,6 +204,10 @@ var ErrStalePosition = errors.New("the partition's position moved past this batc
 // after a crash the batch is either entirely there (and skipped on redelivery) or
 // not at all.
 func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
+	figureIDs, dimSets, err := s.resolve(ctx, b.Contributions)
+	if err != nil {
+		return err
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, $6)
@@ -216,22 +221,12 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 			return ErrStalePosition
 		}
 		if len(b.Contributions) > 0 {
-			dimsJSON := map[string][]byte{} // dimension sets repeat: encode each once per batch
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"contributions"},
-				[]string{"ruleset", "version", "figure", "dims", "value", "currency", "event_id", "seq", "occurred_at", "subject", "adj_period"},
+				[]string{"seq", "occurred_at", "figure_id", "dim_set", "value", "currency", "event_id", "subject", "adj_period"},
 				pgx.CopyFromSlice(len(b.Contributions), func(i int) ([]any, error) {
 					c := &b.Contributions[i]
-					key := dimsKey(c.Dims)
-					dims, ok := dimsJSON[key]
-					if !ok {
-						var err error
-						if dims, err = json.Marshal(c.Dims); err != nil {
-							return nil, err
-						}
-						dimsJSON[key] = dims
-					}
-					return []any{c.Ruleset, c.Version, c.Figure, dims, numeric(c.Value), nullable(c.Currency), c.EventID,
-						int64(c.Seq), c.OccurredAt, c.Subject, nullable(c.AdjPeriod)}, nil
+					return []any{int64(c.Seq), c.OccurredAt, figureIDs[i], dimSets[i], numeric(c.Value), nullable(c.Currency),
+						c.EventID, c.Subject, nullable(c.AdjPeriod)}, nil
 				})); err != nil {
 				return fmt.Errorf("write %d contributions: %w", len(b.Contributions), err)
 			}
@@ -260,31 +255,9 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 	})
 }
 
-// dimsKey identifies a dimension set (map order does not matter).
-func dimsKey(d map[string]string) string {
-	if len(d) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	for _, k := range keys {
-		sb.WriteString(k)
-		sb.WriteByte(0)
-		sb.WriteString(d[k])
-		sb.WriteByte(0)
-	}
-	return sb.String()
-}
-
 // numeric converts a decimal for PostgreSQL NUMERIC without passing through a float.
 func numeric(d decimal.Decimal) pgtype.Numeric {
-	var n pgtype.Numeric
-	_ = n.Scan(d.String())
-	return n
+	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
 }
 
 func nullable(s string) *string {
@@ -358,7 +331,7 @@ func (s *Store) Checksum(ctx context.Context) (int64, string, error) {
 	)
 	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '')
 		FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject, adj_period) AS r
-		      FROM contributions) t`).Scan(&n, &sum)
+		      FROM contribution_rows) t`).Scan(&n, &sum)
 	return n, sum, err
 }
 
