@@ -14,6 +14,8 @@ package consumer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -37,6 +39,9 @@ func NewVersion(name string, number int, rs *ruleset.RuleSet) *Version {
 	for _, f := range rs.Figures {
 		v.owns[f.Name] = f.Kind != ruleset.KindDerived
 		if f.Kind != ruleset.KindDerived {
+			// Dimensions in name order: a contribution's dimensions come out sorted.
+			f.Dimensions = slices.Clone(f.Dimensions)
+			slices.SortFunc(f.Dimensions, func(a, b ruleset.Dimension) int { return strings.Compare(a.Name, b.Name) })
 			v.Figures = append(v.Figures, f)
 		}
 	}
@@ -89,16 +94,16 @@ func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
 			continue
 		}
 		c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: ev.ID(), Seq: seq,
-			OccurredAt: ev.OccurredAt(), Subject: ev.Subject(), Dims: make(map[string]string, len(f.Dimensions))}
+			OccurredAt: ev.OccurredAt(), Subject: ev.Subject(), Dims: make([]store.Dim, len(f.Dimensions))}
 		failed := false
-		for _, d := range f.Dimensions {
+		for j, d := range f.Dimensions {
 			val, err := d.Program.String(ev)
 			if err != nil {
 				b.Failures = append(b.Failures, v.failure(f.Name, "dimensions."+d.Name, ev.ID(), seq, err))
 				failed = true
 				break
 			}
-			c.Dims[d.Name] = val
+			c.Dims[j] = store.Dim{Name: d.Name, Value: val}
 		}
 		if failed {
 			continue
@@ -162,10 +167,7 @@ func (v *Version) adjustment(seq uint64, env envelopeFields, b *store.Batch) {
 		b.Failures = append(b.Failures, v.failure(d.Figure, "adjustment", env.ID, seq, fmt.Errorf("value %q is not a decimal", d.Value)))
 		return
 	}
-	if d.Dimensions == nil {
-		d.Dimensions = map[string]string{}
-	}
 	b.Contributions = append(b.Contributions, store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: d.Figure,
-		Dims: d.Dimensions, Value: val, Currency: d.Currency, EventID: env.ID, Seq: seq, OccurredAt: env.OccurredAt,
+		Dims: store.SortedDims(d.Dimensions), Value: val, Currency: d.Currency, EventID: env.ID, Seq: seq, OccurredAt: env.OccurredAt,
 		Subject: env.Subject, AdjPeriod: d.Period})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +16,7 @@ import (
 type keys struct {
 	mu      sync.Mutex
 	figures map[figureKey]int32
-	dims    map[string]int32 // by dimsKey
+	dims    map[string]int32 // by appendDimsKey
 }
 
 type figureKey struct {
@@ -34,27 +33,33 @@ type figureKey struct {
 // constraint.
 func (s *Store) resolve(ctx context.Context, cs []Contribution) (figure, dims []int32, err error) {
 	figure, dims = make([]int32, len(cs)), make([]int32, len(cs))
-	dimKeys := make([]string, len(cs))
 	var (
 		missingFig  []figureKey
-		missingDims = map[string]map[string]string{}
+		missingDims = map[string][]Dim{}
+		buf         []byte
 	)
+	// The common case, every key already known, allocates nothing per row: the
+	// map lookups with string(buf) do not copy.
 	s.keys.mu.Lock()
 	if s.keys.figures == nil {
 		s.keys.figures, s.keys.dims = map[figureKey]int32{}, map[string]int32{}
 	}
 	for i := range cs {
 		c := &cs[i]
-		fk := figureKey{c.Ruleset, c.Version, c.Figure}
-		if _, ok := s.keys.figures[fk]; !ok {
-			missingFig = append(missingFig, fk)
+		id, ok := s.keys.figures[figureKey{c.Ruleset, c.Version, c.Figure}]
+		if !ok {
+			missingFig = append(missingFig, figureKey{c.Ruleset, c.Version, c.Figure})
 		}
-		dimKeys[i] = dimsKey(c.Dims)
-		if _, ok := s.keys.dims[dimKeys[i]]; !ok {
-			missingDims[dimKeys[i]] = c.Dims
+		figure[i] = id
+		buf = appendDimsKey(buf[:0], c.Dims)
+		if dims[i], ok = s.keys.dims[string(buf)]; !ok {
+			missingDims[string(buf)] = c.Dims
 		}
 	}
 	s.keys.mu.Unlock()
+	if len(missingFig) == 0 && len(missingDims) == 0 {
+		return figure, dims, nil
+	}
 
 	if len(missingFig) > 0 {
 		if err := s.loadFigureIDs(ctx, missingFig); err != nil {
@@ -75,7 +80,8 @@ func (s *Store) resolve(ctx context.Context, cs []Contribution) (figure, dims []
 		if !ok {
 			return nil, nil, fmt.Errorf("figure %s is not defined by rule set %s v%d", c.Figure, c.Ruleset, c.Version)
 		}
-		figure[i], dims[i] = id, s.keys.dims[dimKeys[i]]
+		buf = appendDimsKey(buf[:0], c.Dims)
+		figure[i], dims[i] = id, s.keys.dims[string(buf)]
 	}
 	return figure, dims, nil
 }
@@ -112,7 +118,7 @@ func (s *Store) loadFigureIDs(ctx context.Context, want []figureKey) error {
 	return nil
 }
 
-func (s *Store) assignDimSets(ctx context.Context, sets map[string]map[string]string) error {
+func (s *Store) assignDimSets(ctx context.Context, sets map[string][]Dim) error {
 	docs := make([][]byte, 0, len(sets))
 	order := make([]string, 0, len(sets))
 	for k := range sets {
@@ -120,9 +126,9 @@ func (s *Store) assignDimSets(ctx context.Context, sets map[string]map[string]st
 	}
 	sort.Strings(order) // the same insertion order in every worker: no lock-order deadlocks
 	for _, k := range order {
-		d := sets[k]
-		if d == nil {
-			d = map[string]string{}
+		d := make(map[string]string, len(sets[k]))
+		for _, dim := range sets[k] {
+			d[dim.Name] = dim.Value
 		}
 		doc, err := json.Marshal(d)
 		if err != nil {
@@ -162,22 +168,13 @@ func (s *Store) assignDimSets(ctx context.Context, sets map[string]map[string]st
 	return nil
 }
 
-// dimsKey identifies a dimension set (map order does not matter).
-func dimsKey(d map[string]string) string {
-	if len(d) == 0 {
-		return ""
+// appendDimsKey appends the key of a sorted dimension set to buf.
+func appendDimsKey(buf []byte, ds []Dim) []byte {
+	for _, d := range ds {
+		buf = append(buf, d.Name...)
+		buf = append(buf, 0)
+		buf = append(buf, d.Value...)
+		buf = append(buf, 0)
 	}
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	for _, k := range keys {
-		sb.WriteString(k)
-		sb.WriteByte(0)
-		sb.WriteString(d[k])
-		sb.WriteByte(0)
-	}
-	return sb.String()
+	return buf
 }

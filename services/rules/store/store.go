@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -146,7 +148,7 @@ type Contribution struct {
 	Ruleset    string
 	Version    int
 	Figure     string
-	Dims       map[string]string
+	Dims       []Dim // sorted by name, names distinct
 	Value      decimal.Decimal
 	Currency   string // "" for none
 	EventID    string
@@ -154,6 +156,19 @@ type Contribution struct {
 	OccurredAt time.Time
 	Subject    string
 	AdjPeriod  string // "" unless a manual adjustment
+}
+
+// Dim is one dimension value of a contribution.
+type Dim struct{ Name, Value string }
+
+// SortedDims turns a dimension map into a contribution's sorted dimensions.
+func SortedDims(m map[string]string) []Dim {
+	ds := make([]Dim, 0, len(m))
+	for k, v := range m {
+		ds = append(ds, Dim{k, v})
+	}
+	slices.SortFunc(ds, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
+	return ds
 }
 
 // Supersession says event By (at seq BySeq) supersedes or voids Superseded.
@@ -221,13 +236,7 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 			return ErrStalePosition
 		}
 		if len(b.Contributions) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"contributions"},
-				[]string{"seq", "occurred_at", "figure_id", "dim_set", "value", "currency", "event_id", "subject", "adj_period"},
-				pgx.CopyFromSlice(len(b.Contributions), func(i int) ([]any, error) {
-					c := &b.Contributions[i]
-					return []any{int64(c.Seq), c.OccurredAt, figureIDs[i], dimSets[i], numeric(c.Value), nullable(c.Currency),
-						c.EventID, c.Subject, nullable(c.AdjPeriod)}, nil
-				})); err != nil {
+			if err := copyContributionRows(ctx, tx, b.Contributions, figureIDs, dimSets); err != nil {
 				return fmt.Errorf("write %d contributions: %w", len(b.Contributions), err)
 			}
 		}
