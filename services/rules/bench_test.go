@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgerline/ledgerline/platform/apitest"
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
@@ -57,9 +62,9 @@ func benchEvent(i int) []byte {
 }
 
 // BenchmarkRulesVsRaw measures, in one run: raw JetStream fetch of N events, raw
-// COPY of the 3N contribution rows they produce, the rules service taking the same
-// N events from the stream to committed contributions (3 rules matching each), a
-// full rebuild (replay) of them, and the process's peak RSS. b.N is N (use
+// COPY of the 3N contribution rows they produce, a rule worker process taking the
+// same N events from the stream to committed contributions (3 rules matching
+// each), a full rebuild (replay) of them, and the worker's peak RSS. b.N is N (use
 // -benchtime 200000x; 1000000x for the replay target).
 func BenchmarkRulesVsRaw(b *testing.B) {
 	s := newStack(b, func(c *config.Config) {
@@ -130,12 +135,16 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 	}
 	rawCopy := float64(n) / time.Since(start).Seconds()
 
-	// Rules: onboard, then wait until every event is committed.
+	// Rules: the rule worker is a process of its own (the rules binary, as deployed),
+	// on the same PostgreSQL and NATS, so its memory is measured alone. Onboard, then
+	// wait until every event is committed.
+	w := startWorker(b, s)
 	start = time.Now()
-	if code := s.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(benchRules), nil); code != 201 {
+	if code := w.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(benchRules), nil); code != 201 {
 		b.Fatalf("onboard: %d", code)
 	}
-	s.settle()
+	last := uint64(n)
+	w.waitFor(last)
 	live := time.Since(start)
 	rulesRate := float64(n) / live.Seconds()
 	rows, _, err := s.svc.Checksum(ctx)
@@ -145,11 +154,15 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 
 	// Replay: drop everything and rebuild from the stream.
 	start = time.Now()
-	if err := s.svc.Rebuild(ctx, "bench"); err != nil {
-		b.Fatal(err)
+	if code := w.do("POST", "/v1/projections/rebuild", auth.RoleOperator, nil, nil); code != 202 && code != 200 {
+		b.Fatalf("rebuild: %d", code)
 	}
-	s.settle()
+	w.waitFor(last)
 	replay := time.Since(start)
+	if rows, _, err := s.svc.Checksum(ctx); err != nil || rows != int64(3*n) {
+		b.Fatalf("after the rebuild: %d contribution rows, want %d (%v)", rows, 3*n, err)
+	}
+	workerRSS := w.peakRSS()
 	b.StopTimer()
 
 	b.ReportMetric(rulesRate, "rules_events/s")
@@ -157,14 +170,84 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 	b.ReportMetric(rawCopy, "raw_copy_events/s")
 	b.ReportMetric(rulesRate/min(rawFetch, rawCopy), "ratio_to_limit")
 	b.ReportMetric(replay.Seconds(), "replay_s")
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MB")
+	b.ReportMetric(float64(workerRSS)/(1<<20), "worker_peak_rss_MB")
+	b.ReportMetric(float64(peakRSS(os.Getpid()))/(1<<20), "bench_peak_rss_MB")
 	b.ReportMetric(0, "ns/op")
 }
 
-// peakRSS is this process's high-water resident set size (it holds the rule
-// workers, the embedded JetStream server and the benchmark's own buffers).
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+// worker is the rules binary running as its own process.
+type worker struct {
+	b    *testing.B
+	cmd  *exec.Cmd
+	url  string
+	keys map[auth.Role]string
+}
+
+// startWorker builds services/rules/cmd/rules and runs it on the stack's
+// PostgreSQL and NATS, with the stack's batch and partition settings.
+func startWorker(b *testing.B, s *stack) *worker {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "rules")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rules").CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/rules: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "LEDGERLINE_DATABASE_URL="+s.cfg.DatabaseURL, "LEDGERLINE_NATS_URL="+s.cfg.NATSURL,
+		"LEDGERLINE_DATA_DIR="+b.TempDir(), "LEDGERLINE_HTTP_ADDR="+addr, "LEDGERLINE_LOG_LEVEL=warn",
+		"LEDGERLINE_RULES_BATCH="+strconv.Itoa(s.cfg.Rules.Batch), "LEDGERLINE_RULES_PARTITIONS="+strconv.Itoa(max(1, s.cfg.Rules.Partitions)))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	w := &worker{b: b, cmd: cmd, url: "http://" + addr, keys: s.keys}
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(w.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return w
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the rules worker did not become ready in 30 s")
+		}
+	}
+}
+
+func (w *worker) do(method, path string, role auth.Role, body []byte, out any) int {
+	w.b.Helper()
+	return apitest.Do(w.b, w.url, w.keys[role], method, path, body, out)
+}
+
+// waitFor polls the worker's watermark until it reaches seq.
+func (w *worker) waitFor(seq uint64) {
+	w.b.Helper()
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		var p struct{ Watermark uint64 }
+		if code := w.do("GET", "/v1/rules/watermark", auth.RoleAuditor, nil, &p); code == 200 && p.Watermark >= seq {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.b.Fatalf("the rules worker did not reach seq %d", seq)
+		}
+	}
+}
+
+// peakRSS is the worker's high-water resident set size so far.
+func (w *worker) peakRSS() int64 { return peakRSS(w.cmd.Process.Pid) }
+
+// peakRSS is a process's high-water resident set size (VmHWM).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
