@@ -483,3 +483,147 @@ func (s *Service) Adjust(ctx context.Context, by string, a Adjustment) (string, 
 	seq, err := s.post(ctx, by, raw)
 	return a.ID, seq, err
 }
+
+// BreakdownRow is a figure's value for one set of dimension values, in the
+// breakdown's currency.
+type BreakdownRow struct {
+	Dims          map[string]string
+	Value         decimal.Decimal
+	Contributions int64
+}
+
+// Breakdown is a figure as of (period, watermark) by dimension set: every row
+// converted into one currency. Summing the rows that match a filter gives the
+// figure under that filter, so a report asks once per figure, not once per cell.
+type Breakdown struct {
+	Figure // the figure over every dimension (Value is the sum of Rows)
+	Rows   []BreakdownRow
+}
+
+// Breakdown computes a stock, flow or cumulative figure by dimension set; the
+// request's Where narrows it like Figure's does. Derived figures have no
+// dimensions: ask Figure for them.
+func (s *Service) Breakdown(ctx context.Context, r FigureRequest) (Breakdown, error) {
+	if r.Location == nil {
+		r.Location = time.UTC
+	}
+	p, err := period.Parse(r.Period, r.Location)
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if r.AsOfSeq == 0 {
+		if r.AsOfSeq, err = s.defaultAsOf(ctx, r.Name, p); err != nil {
+			return Breakdown{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
+		}
+	}
+	l, f, err := s.resolve(r.Name, p)
+	if err != nil {
+		return Breakdown{}, err
+	}
+	if f.Kind == ruleset.KindDerived {
+		return Breakdown{}, fmt.Errorf("figure %s is derived: it has no dimensions to break down: %w", f.Name, httpjson.ErrInvalid)
+	}
+	sums, err := s.store.SumsByDims(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where})
+	if err != nil {
+		return Breakdown{}, err
+	}
+	out := Breakdown{Figure: Figure{Name: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind), Period: r.Period,
+		AsOfSeq: r.AsOfSeq, Currency: r.Currency, Where: r.Where}}
+	if out.Currency == "" {
+		seen := map[string]bool{}
+		for _, sm := range sums {
+			if sm.Currency != "" {
+				seen[sm.Currency] = true
+			}
+		}
+		currencies := make([]string, 0, len(seen))
+		for c := range seen {
+			currencies = append(currencies, c)
+		}
+		sort.Strings(currencies)
+		if len(currencies) > 1 {
+			return Breakdown{}, fmt.Errorf("figure %s has amounts in %s: ask for it in one reporting currency (currency=EUR): %w",
+				f.Name, strings.Join(currencies, ", "), httpjson.ErrInvalid)
+		}
+		if len(currencies) == 1 {
+			out.Currency = currencies[0]
+		}
+	}
+	rates := map[string]store.Rate{}
+	index := map[string]int{} // dimension set → row
+	total := decimal.Zero
+	for _, sm := range sums {
+		v := sm.Value
+		if sm.Currency != "" && sm.Currency != out.Currency {
+			rate, ok := rates[sm.Currency]
+			if !ok {
+				if rate, err = s.store.FXRate(ctx, sm.Currency, out.Currency, p.End, r.AsOfSeq); err != nil {
+					return Breakdown{}, fmt.Errorf("figure %s: %w", f.Name, err)
+				}
+				rates[sm.Currency] = rate
+				out.Conversions = append(out.Conversions, Conversion{From: rate.From, To: rate.To, Rate: rate.Rate.String(),
+					Inverse: rate.Inverse, EventID: rate.EventID, Seq: rate.Seq})
+			}
+			v = rate.Convert(v)
+		}
+		key := dimsKey(sm.Dims)
+		i, ok := index[key]
+		if !ok {
+			i = len(out.Rows)
+			index[key] = i
+			out.Rows = append(out.Rows, BreakdownRow{Dims: sm.Dims})
+		}
+		out.Rows[i].Value = out.Rows[i].Value.Add(v)
+		out.Rows[i].Contributions += sm.Count
+		out.Contributions += sm.Count
+		total = total.Add(v)
+	}
+	out.Value = total.String()
+	return out, nil
+}
+
+func dimsKey(d map[string]string) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		sb.WriteString(k)
+		sb.WriteByte(0)
+		sb.WriteString(d[k])
+		sb.WriteByte(0)
+	}
+	return sb.String()
+}
+
+// FigureInfo describes a figure as its latest rule set version defines it: its
+// kind and dimension names (sorted); ok is false when no rule set defines it.
+// Report templates are checked against it.
+func (s *Service) FigureInfo(name string) (kind string, dimensions []string, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	owner, ok := s.owner[name]
+	if !ok {
+		return "", nil, false
+	}
+	vs := s.versions[owner]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if f, ok := vs[i].figures[name]; ok {
+			for _, d := range f.Dimensions {
+				dimensions = append(dimensions, d.Name)
+			}
+			sort.Strings(dimensions)
+			return string(f.Kind), dimensions, true
+		}
+	}
+	return "", nil, false
+}
+
+// LastSeq is the event stream's last sequence.
+func (s *Service) LastSeq(ctx context.Context) (uint64, error) {
+	_, last, err := s.mgr.State(ctx)
+	return last, err
+}

@@ -344,3 +344,47 @@ func TestChangingThePartitionCountRebuilds(t *testing.T) {
 		t.Fatalf("%d contribution rows (%v), want 100", n, err)
 	}
 }
+
+// TestBreakdownByDimensionSet: the rows of a breakdown are the figure under each
+// dimension set, converted into one currency, and they sum to the figure.
+func TestBreakdownByDimensionSet(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	s.publish(loan("e1", "L1", "CP1", "100.00", "EUR", "2026-10-10T12:00:00Z"))
+	s.publish(loan("e2", "L2", "CP1", "50.50", "EUR", "2026-10-11T12:00:00Z"))
+	s.publish(loan("u1", "L3", "CP2", "1000.00", "USD", "2026-10-12T12:00:00Z"))
+	s.publish(loan("u2", "L4", "CP1", "10.00", "USD", "2026-10-12T12:00:00Z"))
+	s.publish(fx("fx-usd-1", "USD", "EUR", "0.9", "2026-10-01T16:00:00Z"))
+	w := s.settle()
+	b, err := s.svc.Breakdown(context.Background(), rules.FigureRequest{Name: "loan_exposure", Period: "2026-10", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	var n int64
+	for _, r := range b.Rows {
+		got[r.Dims["counterparty"]] = r.Value.String()
+		n += r.Contributions
+	}
+	if len(b.Rows) != 2 || got["CP1"] != "159.5" || got["CP2"] != "900" || b.Value != "1059.5" || n != 4 || b.AsOfSeq != w {
+		t.Fatalf("breakdown %+v rows %v", b.Figure, got)
+	}
+	if len(b.Conversions) != 1 || b.Conversions[0].EventID != "fx-usd-1" {
+		t.Fatalf("conversions %+v", b.Conversions)
+	}
+	// The same as Figure under a filter, at an earlier watermark too.
+	s.want("loan_exposure", "2026-10", "159.5", "currency", "EUR", "counterparty", "CP1")
+	early, err := s.svc.Breakdown(context.Background(), rules.FigureRequest{Name: "loan_exposure", Period: "2026-10", AsOfSeq: 2})
+	if err != nil || len(early.Rows) != 1 || early.Value != "150.5" || early.Currency != "EUR" {
+		t.Fatalf("as of seq 2: %+v %v", early, err)
+	}
+	if _, err := s.svc.Breakdown(context.Background(), rules.FigureRequest{Name: "exposure_and_payments", Period: "2026-10"}); err == nil {
+		t.Fatal("a derived figure broke down")
+	}
+	if kind, dims, ok := s.svc.FigureInfo("loan_exposure"); !ok || kind != "stock" || len(dims) != 1 || dims[0] != "counterparty" {
+		t.Fatalf("FigureInfo: %s %v %v", kind, dims, ok)
+	}
+	if _, _, ok := s.svc.FigureInfo("nope"); ok {
+		t.Fatal("FigureInfo of an unknown figure")
+	}
+}

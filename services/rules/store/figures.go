@@ -43,6 +43,56 @@ const live = `c.seq <= $3 AND NOT EXISTS (
 // every live event inside the period. Cumulative: every live event before the
 // period end. Manual adjustments count for exactly their period.
 func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
+	rows, err := s.sums(ctx, q, false)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sum, error) {
+		var (
+			sm  Sum
+			txt string
+		)
+		if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
+			return sm, err
+		}
+		v, err := decimal.NewFromString(txt)
+		sm.Value = v
+		return sm, err
+	})
+}
+
+// DimSum is the part of a figure with one set of dimension values in one currency.
+type DimSum struct {
+	Dims map[string]string
+	Sum
+}
+
+// SumsByDims is Sums broken down by dimension set: what reports group, filter
+// and sum in one query per figure instead of one per cell.
+func (s *Store) SumsByDims(ctx context.Context, q Query) ([]DimSum, error) {
+	rows, err := s.sums(ctx, q, true)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DimSum, error) {
+		var (
+			ds   DimSum
+			txt  string
+			dims []byte
+		)
+		if err := r.Scan(&ds.Currency, &txt, &ds.Count, &dims); err != nil {
+			return ds, err
+		}
+		if err := json.Unmarshal(dims, &ds.Dims); err != nil {
+			return ds, err
+		}
+		v, err := decimal.NewFromString(txt)
+		ds.Value = v
+		return ds, err
+	})
+}
+
+func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error) {
 	where, err := json.Marshal(q.Where)
 	if err != nil {
 		return nil, err
@@ -81,6 +131,15 @@ func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
 		SELECT c.currency, c.value, c.dim_set FROM contributions c
 		WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + live + `
 	) x WHERE ` + filter + `$2::timestamptz < $4::timestamptz GROUP BY 1 ORDER BY 1`
+	if byDims {
+		sql = `SELECT g.currency, g.total, g.n, d.dims FROM (
+			SELECT coalesce(currency, '') AS currency, dim_set, sum(value)::text AS total, count(*) AS n FROM (` + sel + `
+				UNION ALL
+				SELECT c.currency, c.value, c.dim_set FROM contributions c
+				WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + live + `
+			) x WHERE ` + filter + `$2::timestamptz < $4::timestamptz GROUP BY 1, 2
+		) g JOIN dim_sets d ON d.id = g.dim_set ORDER BY g.dim_set, g.currency`
+	}
 	var figureID int32
 	err = s.pool.QueryRow(ctx, `SELECT id FROM ruleset_figures WHERE ruleset = $1 AND version = $2 AND figure = $3`,
 		q.Ruleset, q.Version, q.Figure).Scan(&figureID)
@@ -98,18 +157,7 @@ func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
 	if err != nil {
 		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sum, error) {
-		var (
-			sm  Sum
-			txt string
-		)
-		if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
-			return sm, err
-		}
-		v, err := decimal.NewFromString(txt)
-		sm.Value = v
-		return sm, err
-	})
+	return rows, nil
 }
 
 // Rate is the fx rate used to convert From into To.
