@@ -44,6 +44,7 @@ type Config struct {
 	Stream   StreamConfig   `mapstructure:"stream"`
 	Ingest   IngestConfig   `mapstructure:"ingest"`
 	Rules    RulesConfig    `mapstructure:"rules"`
+	Reports  ReportsConfig  `mapstructure:"reports"`
 	Postgres PostgresConfig `mapstructure:"postgres"`
 }
 
@@ -101,6 +102,18 @@ type RulesConfig struct {
 	Batch int `mapstructure:"batch"`
 }
 
+// ReportsConfig configures the reports service.
+type ReportsConfig struct {
+	// RulesTimeout bounds how long a filing waits for the rules to process the
+	// stream up to the filing's watermark before answering 504 rules_behind
+	// (reports.rules_timeout, default 2m).
+	RulesTimeout time.Duration `mapstructure:"rules_timeout"`
+	// SchedulerTick is how often the scheduler looks for due filings; 0 turns
+	// this process's scheduler off (reports.scheduler_tick, default 30s). Any
+	// number of processes may schedule: each run is claimed in PostgreSQL once.
+	SchedulerTick time.Duration `mapstructure:"scheduler_tick"`
+}
+
 // PostgresConfig configures the private PostgreSQL used when DatabaseURL is empty.
 type PostgresConfig struct {
 	// BinDir holds initdb and postgres (postgres.bin_dir); empty means search PATH
@@ -130,6 +143,7 @@ func Default() Config {
 			IndexInterval:  30 * time.Second,
 		},
 		Rules:    RulesConfig{Partitions: 1, Batch: 2000},
+		Reports:  ReportsConfig{RulesTimeout: 2 * time.Minute, SchedulerTick: 30 * time.Second},
 		Postgres: PostgresConfig{MaxConns: 16},
 	}
 }
@@ -165,6 +179,8 @@ func keys(d Config) []struct {
 		{"ingest.index_interval", d.Ingest.IndexInterval, "event index catch-up interval"},
 		{"rules.partitions", d.Rules.Partitions, "partition consumers per rule set version"},
 		{"rules.batch", d.Rules.Batch, "most events per rule consumer transaction"},
+		{"reports.rules_timeout", d.Reports.RulesTimeout, "how long a filing waits for the rules to reach its watermark"},
+		{"reports.scheduler_tick", d.Reports.SchedulerTick, "how often the scheduler looks for due filings (0: off)"},
 		{"postgres.bin_dir", d.Postgres.BinDir, "directory of initdb/postgres for the private server"},
 		{"postgres.max_conns", d.Postgres.MaxConns, "PostgreSQL pool size"},
 	}

@@ -104,13 +104,11 @@ func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error
 	var sel string
 	switch q.Kind {
 	case "stock":
-		sel = `WITH rows AS (
-			SELECT c.* FROM contributions c
+		// One contribution per (figure, event): the latest live event of each
+		// subject is its latest contribution.
+		sel = `SELECT DISTINCT ON (c.subject) c.currency, c.value, c.dim_set FROM contributions c
 			WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $4 AND ` + live + `
-		), heads AS (
-			SELECT DISTINCT ON (subject) subject, event_id FROM rows ORDER BY subject, occurred_at DESC, seq DESC
-		)
-		SELECT r.currency, r.value, r.dim_set FROM rows r JOIN heads h USING (subject, event_id)`
+			ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
 	case "flow":
 		sel = `SELECT c.currency, c.value, c.dim_set FROM contributions c
 			WHERE c.figure_id = $1 AND c.adj_period IS NULL
@@ -126,14 +124,14 @@ func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error
 	if len(q.Where) > 0 {
 		filter = "dim_set IN (SELECT id FROM dim_sets WHERE dims @> $6::jsonb) AND "
 	}
-	sql := `SELECT coalesce(currency, ''), sum(value)::text, count(*) FROM (` + sel + `
+	sql := `SELECT coalesce(currency, ''), sum(value)::text, count(*) FROM ((` + sel + `)
 		UNION ALL
 		SELECT c.currency, c.value, c.dim_set FROM contributions c
 		WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + live + `
 	) x WHERE ` + filter + `$2::timestamptz < $4::timestamptz GROUP BY 1 ORDER BY 1`
 	if byDims {
 		sql = `SELECT g.currency, g.total, g.n, d.dims FROM (
-			SELECT coalesce(currency, '') AS currency, dim_set, sum(value)::text AS total, count(*) AS n FROM (` + sel + `
+			SELECT coalesce(currency, '') AS currency, dim_set, sum(value)::text AS total, count(*) AS n FROM ((` + sel + `)
 				UNION ALL
 				SELECT c.currency, c.value, c.dim_set FROM contributions c
 				WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + live + `
