@@ -21,7 +21,8 @@ const Ingest = "services/ingest"
 // owners are the /v1 path prefixes of the services other than ingest. A path is a
 // prefix itself or below it ("/v1/rules" does not claim "/v1/rulesets").
 var owners = map[string][]string{
-	"services/rules": {"/v1/rulesets", "/v1/figures", "/v1/adjustments", "/v1/rules", "/v1/projections"},
+	"services/rules":   {"/v1/rulesets", "/v1/figures", "/v1/adjustments", "/v1/rules", "/v1/projections"},
+	"services/reports": {"/v1/templates", "/v1/filings", "/v1/schedule"},
 }
 
 // Owner is the service a /v1 path belongs to.

@@ -73,3 +73,43 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// spinner shows that a command is waiting on the server: a spinner on a
+// terminal, a line every few seconds otherwise. The returned func stops it.
+func spinner(cmd interface{ ErrOrStderr() io.Writer }, what string) func() {
+	out := cmd.ErrOrStderr()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var bar *progressbar.ProgressBar
+		if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription(what),
+				progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish())
+		}
+		start := time.Now()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		last := start
+		for {
+			select {
+			case <-done:
+				if bar != nil {
+					_ = bar.Finish()
+				}
+				return
+			case <-tick.C:
+				if bar != nil {
+					_ = bar.Add(1)
+				} else if time.Since(last) >= 3*time.Second {
+					last = time.Now()
+					fmt.Fprintf(out, "%s: %s\n", what, time.Since(start).Round(time.Second))
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}

@@ -58,7 +58,8 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), rulesCmd(), figuresCmd(), projectionsCmd(), demoCmd())
+	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), rulesCmd(), figuresCmd(), projectionsCmd(),
+		templatesCmd(), filingsCmd(), scheduleCmd(), demoCmd())
 	return root
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/services/ingest/service"
+	"github.com/ledgerline/ledgerline/services/reports"
+	reportsservice "github.com/ledgerline/ledgerline/services/reports/service"
 	"github.com/ledgerline/ledgerline/services/rules"
 	rulesservice "github.com/ledgerline/ledgerline/services/rules/service"
 )
@@ -20,7 +22,7 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run every Ledgerline service in one process",
 		Long: "Runs the platform: with no --nats-url an embedded nats-server with JetStream, with no --database-url a private\n" +
-			"PostgreSQL, both in --data-dir; then the services (today: ingest and rules) behind the HTTP API on --http-addr.",
+			"PostgreSQL, both in --data-dir; then the services (ingest, rules, reports) behind the HTTP API on --http-addr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -37,6 +39,7 @@ type running struct {
 	platform *app.Platform
 	ingest   *ingest.Service
 	rules    *rules.Service
+	reports  *reports.Service
 	addr     string
 }
 
@@ -64,6 +67,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 		return err
 	}
 	defer rs.Stop()
+	reps := reportsservice.Start(ctx, p, srv, rs)
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -76,7 +80,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	case err := <-errc:
 		return err
 	case addr := <-ready:
-		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, rules: rs, addr: addr}) {
+		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, rules: rs, reports: reps, addr: addr}) {
 			cancel()
 		}
 	}

@@ -1,0 +1,485 @@
+// Package reports is Ledgerline's reports service: report templates onboarded by
+// the compliance team (YAML, optionally the regulator's own XLSX workbook as
+// layout), approved by a second person, and filed for a period as of a knowledge
+// watermark into xlsx, csv and json files with their SHA-256, on demand or on
+// each template's schedule. See DESIGN.md, "Report templates" and "Filings".
+//
+// The pure parts live in their own packages: template (parse and check),
+// filing (compute a report from figure breakdowns), render (files), layout
+// (workbook safety checks), schedule (cron and periods). This package holds the
+// use cases; store is the PostgreSQL adapter and api the HTTP handlers.
+package reports
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/reports/filing"
+	"github.com/ledgerline/ledgerline/services/reports/layout"
+	"github.com/ledgerline/ledgerline/services/reports/render"
+	"github.com/ledgerline/ledgerline/services/reports/store"
+	"github.com/ledgerline/ledgerline/services/reports/template"
+	"github.com/ledgerline/ledgerline/services/rules"
+	"github.com/ledgerline/ledgerline/services/rules/period"
+)
+
+// Rules is what the reports service needs of the rules service.
+type Rules interface {
+	Breakdown(ctx context.Context, r rules.FigureRequest) (rules.Breakdown, error)
+	Figure(ctx context.Context, r rules.FigureRequest) (rules.Figure, error)
+	FigureInfo(name string) (kind string, dimensions []string, ok bool)
+	WaitFor(ctx context.Context, seq uint64) error
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Config configures the reports service.
+type Config struct {
+	// RulesTimeout bounds how long a filing waits for the rules to process the
+	// stream up to its watermark.
+	RulesTimeout time.Duration
+	// SchedulerTick is how often the scheduler looks for due runs (0: no scheduler).
+	SchedulerTick time.Duration
+	// Instance names this process in claimed scheduled runs.
+	Instance string
+	// Now is the scheduler's clock (nil: time.Now); tests move it.
+	Now func() time.Time
+}
+
+// Service is the reports use cases.
+type Service struct {
+	store *store.Store
+	rules Rules
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu     sync.Mutex
+	parsed map[string]*template.Template // "id/version" → parsed source
+}
+
+// New returns the service.
+func New(st *store.Store, r Rules, cfg Config, log *slog.Logger) *Service {
+	if cfg.RulesTimeout <= 0 {
+		cfg.RulesTimeout = 2 * time.Minute
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "reports"
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: st, rules: r, cfg: cfg, log: log, now: now, parsed: map[string]*template.Template{}}
+}
+
+// Invalid is the answer to a template that cannot be onboarded: every problem,
+// each naming the cell code and the field.
+type Invalid struct{ Problems []template.Problem }
+
+func (e *Invalid) Error() string {
+	msg := fmt.Sprintf("the template has %d problem(s)", len(e.Problems))
+	for i, p := range e.Problems {
+		if i == 3 {
+			msg += "; ..."
+			break
+		}
+		msg += "; " + p.String()
+	}
+	return msg
+}
+
+func (e *Invalid) Unwrap() error { return httpjson.ErrInvalid }
+
+func invalid(field, format string, args ...any) *Invalid {
+	return &Invalid{Problems: []template.Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// catalog answers the template checks from the rules service.
+type catalog struct{ r Rules }
+
+func (c catalog) Figure(name string) (string, []string, bool) { return c.r.FigureInfo(name) }
+
+// Onboarded is the answer to an onboarding.
+type Onboarded struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	Status  string `json:"status"`
+}
+
+// Onboard checks a template (and its layout workbook, when given), renders it
+// once with zero figures (the dry run) and stores it as a new validated version.
+func (s *Service) Onboard(ctx context.Context, src, layoutXLSX []byte, by auth.Principal) (Onboarded, error) {
+	t, err := template.Parse(src, catalog{s.rules})
+	var inv *template.Invalid
+	if errors.As(err, &inv) {
+		return Onboarded{}, &Invalid{Problems: inv.Problems}
+	}
+	if err != nil {
+		return Onboarded{}, invalid("", "%v", err)
+	}
+	if err := checkLayout(t, layoutXLSX); err != nil {
+		return Onboarded{}, err
+	}
+	if err := dryRun(t, layoutXLSX); err != nil {
+		return Onboarded{}, err
+	}
+	v, err := s.store.Onboard(ctx, store.Template{ID: t.ID, Name: t.Name, Source: string(src), Layout: layoutXLSX,
+		MadeBy: by.Actor(), MadeByKey: by.KeyID})
+	if err != nil {
+		return Onboarded{}, fmt.Errorf("onboard template %s: %w", t.ID, err)
+	}
+	s.log.Info("template onboarded", "template", t.ID, "version", v, "by", by.Actor())
+	return Onboarded{ID: t.ID, Version: v, Status: "validated"}, nil
+}
+
+// checkLayout refuses anything but a real, safe workbook that has every sheet the
+// template fills; a template that names a layout must come with it.
+func checkLayout(t *template.Template, data []byte) error {
+	if data == nil {
+		if t.Layout != "" {
+			return invalid("layout", "the template names layout %q but no layout workbook was uploaded "+
+				"(send multipart/form-data with parts template and layout, or use `ledgerline templates onboard DIR`)", t.Layout)
+		}
+		return nil
+	}
+	info, err := layout.Check(data)
+	if err != nil {
+		return invalid("layout", "%v", err)
+	}
+	var problems []template.Problem
+	for i, sh := range t.Sheets {
+		if !info.HasSheet(sh.Name) {
+			problems = append(problems, template.Problem{Field: fmt.Sprintf("sheets[%d].name", i),
+				Message: fmt.Sprintf("the layout workbook has no sheet %q (it has %q)", sh.Name, info.SheetNames())})
+		}
+	}
+	if len(problems) > 0 {
+		return &Invalid{Problems: problems}
+	}
+	return nil
+}
+
+// dryRun renders every output of the template with zero figures.
+func dryRun(t *template.Template, layoutXLSX []byte) error {
+	r, err := filing.Build(spec(t, 0), "2026-01", time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), 0, filing.Zero{})
+	if err != nil {
+		return invalid("", "dry run: %v", err)
+	}
+	if _, err := renderFiles(t, r, layoutXLSX); err != nil {
+		return invalid("layout", "dry run: %v", err)
+	}
+	return nil
+}
+
+// spec maps a parsed template version onto what filing.Build needs.
+func spec(t *template.Template, version int) filing.Spec {
+	sp := filing.Spec{Template: t.ID, Version: version, Name: t.Name, Regulator: t.Regulator, Currency: t.ReportingCurrency,
+		Decimals: t.Decimals, NumberFormat: t.NumberFormat}
+	for _, sh := range t.Sheets {
+		ss := filing.SheetSpec{Name: sh.Name}
+		for _, c := range sh.Cells {
+			ss.Cells = append(ss.Cells, filing.CellSpec{Code: c.Code, At: c.At, Label: c.Label, Figure: c.Figure, Where: c.Where})
+		}
+		for _, tb := range sh.Tables {
+			ts := filing.TableSpec{Code: tb.Code, At: tb.At, Label: tb.Label, Figure: tb.Figure, GroupBy: tb.GroupBy,
+				OrderBy: tb.OrderBy, Limit: tb.Limit}
+			if prog := tb.HavingProg; prog != nil {
+				ts.Having = func(v decimal.Decimal, row map[string]string, figure filing.Lookup) (bool, error) {
+					return prog.Having(v, row, figure)
+				}
+			}
+			ss.Tables = append(ss.Tables, ts)
+		}
+		sp.Sheets = append(sp.Sheets, ss)
+	}
+	for _, v := range t.Validations {
+		prog := v.Program
+		sp.Validations = append(sp.Validations, filing.ValidationSpec{ID: v.ID, Severity: v.Severity,
+			Check: func(cell func(string) (decimal.Decimal, error), figure filing.Lookup) (bool, error) {
+				return prog.Validate(cell, figure)
+			}})
+	}
+	return sp
+}
+
+// renderFiles renders the template's outputs.
+func renderFiles(t *template.Template, r filing.Report, layoutXLSX []byte) ([]store.File, error) {
+	var files []store.File
+	for _, format := range t.Outputs {
+		var (
+			b   []byte
+			err error
+		)
+		switch format {
+		case "xlsx":
+			b, err = render.XLSX(r, layoutXLSX)
+		case "csv":
+			b, err = render.CSV(r)
+		case "json":
+			b, err = render.JSON(r)
+		default:
+			err = fmt.Errorf("unknown output %q", format)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", format, err)
+		}
+		sum := sha256.Sum256(b)
+		files = append(files, store.File{Format: format, Content: b, SHA256: hex.EncodeToString(sum[:]), Size: len(b)})
+	}
+	return files, nil
+}
+
+// Approve approves a validated version as a compliance key other than its maker's;
+// it becomes the active version.
+func (s *Service) Approve(ctx context.Context, id string, version int, by auth.Principal) (store.Template, error) {
+	t, err := s.store.Approve(ctx, id, version, by.Actor(), by.KeyID)
+	if err == nil {
+		s.log.Info("template approved", "template", id, "version", version, "by", by.Actor())
+	}
+	return t, err
+}
+
+// Templates lists every version.
+func (s *Service) Templates(ctx context.Context) ([]store.Template, error) {
+	return s.store.Templates(ctx)
+}
+
+// Template returns one version, with its source.
+func (s *Service) Template(ctx context.Context, id string, version int) (store.Template, error) {
+	return s.store.Template(ctx, id, version)
+}
+
+// parse returns the parsed source of a stored version (cached: versions are immutable).
+func (s *Service) parse(t store.Template) (*template.Template, error) {
+	key := fmt.Sprintf("%s/%d", t.ID, t.Version)
+	s.mu.Lock()
+	p, ok := s.parsed[key]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	// Stored sources were checked at onboarding; figures are not checked again
+	// (a rule set may have moved on since; the filing reports what is missing).
+	p, err := template.Parse([]byte(t.Source), nil)
+	if err != nil {
+		return nil, fmt.Errorf("template %s v%d no longer parses: %w", t.ID, t.Version, err)
+	}
+	s.mu.Lock()
+	s.parsed[key] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// ErrRulesBehind means the rules did not reach the filing's watermark in time.
+var ErrRulesBehind = errors.New("the rules have not processed the stream up to the filing's watermark")
+
+// FileRequest asks for a filing.
+type FileRequest struct {
+	Template string `json:"template"`
+	Period   string `json:"period"`
+}
+
+// File builds the filing of the active version of a template for a period at
+// the stream's current last sequence, waiting (bounded) for the rules to reach
+// it. An existing filing of that version and period is answered as it is
+// (created false): filing is idempotent; a restatement makes a new one.
+func (s *Service) File(ctx context.Context, req FileRequest, by auth.Principal) (store.Filing, bool, error) {
+	st, err := s.store.Active(ctx, req.Template)
+	if err != nil {
+		return store.Filing{}, false, err
+	}
+	t, err := s.parse(st)
+	if err != nil {
+		return store.Filing{}, false, err
+	}
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return store.Filing{}, false, err
+	}
+	p, err := period.Parse(req.Period, loc)
+	if err != nil {
+		return store.Filing{}, false, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if f, err := s.store.OriginalFiling(ctx, st.ID, st.Version, p.Text); err == nil {
+		return f, false, nil
+	} else if !errors.Is(err, httpjson.ErrNotFound) {
+		return store.Filing{}, false, err
+	}
+	last, err := s.rules.LastSeq(ctx)
+	if err != nil {
+		return store.Filing{}, false, fmt.Errorf("event stream: %w: %w", err, httpjson.ErrUnavailable)
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.RulesTimeout)
+	err = s.rules.WaitFor(wctx, last)
+	cancel()
+	if err != nil {
+		return store.Filing{}, false, fmt.Errorf("%w (seq %d, waited %s): %v", ErrRulesBehind, last, s.cfg.RulesTimeout, err)
+	}
+	f, err := s.build(ctx, st, t, p, last, by, fmt.Sprintf("%s-%s-v%d", st.ID, p.Text, st.Version), "")
+	if errors.Is(err, store.ErrExists) { // another request filed it meanwhile
+		f, err = s.store.OriginalFiling(ctx, st.ID, st.Version, p.Text)
+		return f, false, err
+	}
+	return f, err == nil, err
+}
+
+// build computes, renders and stores a filing of version st for period p as of asOf.
+func (s *Service) build(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
+	by auth.Principal, id, amends string) (store.Filing, error) {
+	src := &figureSource{ctx: ctx, rules: s.rules, period: p, currency: t.ReportingCurrency, asOf: asOf, versions: map[string]int{}}
+	loc, _ := time.LoadLocation(t.Timezone)
+	src.loc = loc
+	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
+	if err != nil {
+		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
+	}
+	files, err := renderFiles(t, r, st.Layout)
+	if err != nil {
+		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
+	}
+	f := store.Filing{ID: id, Template: st.ID, TemplateVersion: st.Version, Period: p.Text, AsOfSeq: asOf, Currency: t.ReportingCurrency,
+		RuleVersions: src.versions, ValidationsOK: r.ValidationsPassed(), SignOff: t.SignOff == "required",
+		CreatedBy: by.Actor(), CreatedByKey: by.KeyID, Amends: amends, Files: files, Report: r}
+	if err := s.store.CreateFiling(ctx, f, cellRows(t, r)); err != nil {
+		return store.Filing{}, err
+	}
+	s.log.Info("filing created", "filing_id", id, "template", st.ID, "version", st.Version, "period", p.Text, "as_of_seq", asOf,
+		"validations_passed", f.ValidationsOK)
+	return s.store.Filing(ctx, id)
+}
+
+// cellRows flattens a report into its stored amounts: every cell with its
+// filter, every table row with its dimension values.
+func cellRows(t *template.Template, r filing.Report) []store.CellRow {
+	var out []store.CellRow
+	for i, sh := range r.Sheets {
+		tsh := t.Sheets[i]
+		for j, c := range sh.Cells {
+			out = append(out, store.CellRow{Code: c.Code, Sheet: sh.Name, At: c.At, Figure: tsh.Cells[j].Figure,
+				Filter: tsh.Cells[j].Where, Value: c.Value.StringFixed(int32(r.Decimals))})
+		}
+		for j, tb := range sh.Tables {
+			for k, row := range tb.Rows {
+				dims := make(map[string]string, len(tb.GroupBy))
+				for d, name := range tb.GroupBy {
+					dims[name] = row.Dims[d]
+				}
+				out = append(out, store.CellRow{Code: tb.Code, Row: k + 1, Sheet: sh.Name, At: rowValueCell(tb, k),
+					Figure: tsh.Tables[j].Figure, Filter: dims, Value: row.Value.StringFixed(int32(r.Decimals))})
+			}
+		}
+	}
+	return out
+}
+
+// rowValueCell is where the value of a table's k-th row (from 0) is: the rows
+// start at the table's cell, one column per dimension, then the value.
+func rowValueCell(t filing.Table, k int) string {
+	col, row, err := excelize.CellNameToCoordinates(t.At)
+	if err != nil {
+		return t.At
+	}
+	name, err := excelize.CoordinatesToCellName(col+len(t.GroupBy), row+k)
+	if err != nil {
+		return t.At
+	}
+	return name
+}
+
+// figureSource answers filing.Build from the rules service at one (period,
+// watermark), in the reporting currency, recording the rule set versions used.
+type figureSource struct {
+	ctx      context.Context
+	rules    Rules
+	period   period.Period
+	loc      *time.Location
+	currency string
+	asOf     uint64
+	versions map[string]int
+}
+
+func (f *figureSource) request(name string, where map[string]string) rules.FigureRequest {
+	return rules.FigureRequest{Name: name, Period: f.period.Text, Location: f.loc, AsOfSeq: f.asOf, Currency: f.currency, Where: where}
+}
+
+func (f *figureSource) Rows(name string) ([]filing.DimValue, error) {
+	kind, _, ok := f.rules.FigureInfo(name)
+	if !ok {
+		return nil, fmt.Errorf("figure %q: no rule set defines it", name)
+	}
+	if kind == "derived" {
+		return nil, filing.ErrDerived
+	}
+	b, err := f.rules.Breakdown(f.ctx, f.request(name, nil))
+	if err != nil {
+		return nil, err
+	}
+	f.versions[b.Ruleset] = b.Version
+	rows := make([]filing.DimValue, len(b.Rows))
+	for i, r := range b.Rows {
+		rows[i] = filing.DimValue{Dims: r.Dims, Value: r.Value}
+	}
+	return rows, nil
+}
+
+func (f *figureSource) Value(name string, where map[string]string) (decimal.Decimal, error) {
+	fig, err := f.rules.Figure(f.ctx, f.request(name, where))
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	var record func(rules.Figure)
+	record = func(g rules.Figure) {
+		f.versions[g.Ruleset] = g.Version
+		for _, in := range g.Inputs {
+			record(in)
+		}
+	}
+	record(fig)
+	return decimal.NewFromString(fig.Value)
+}
+
+// Filing returns a filing.
+func (s *Service) Filing(ctx context.Context, id string) (store.Filing, error) {
+	return s.store.Filing(ctx, id)
+}
+
+// Filings lists filings, newest first.
+func (s *Service) Filings(ctx context.Context, template, period string, limit int) ([]store.Filing, error) {
+	return s.store.Filings(ctx, template, period, limit)
+}
+
+// FileContent returns one of a filing's files.
+func (s *Service) FileContent(ctx context.Context, id, format string) (store.File, error) {
+	return s.store.FileContent(ctx, id, format)
+}
+
+// SignOff signs a filing off as a compliance key other than the one that ran it.
+func (s *Service) SignOff(ctx context.Context, id string, by auth.Principal) (store.Filing, error) {
+	if err := s.store.SignOff(ctx, id, by.Actor(), by.KeyID); err != nil {
+		return store.Filing{}, err
+	}
+	return s.store.Filing(ctx, id)
+}
+
+// Override makes a filing that failed error validations submittable, with the
+// operator's written reason.
+func (s *Service) Override(ctx context.Context, id, reason string, by auth.Principal) (store.Filing, error) {
+	if len(reason) < 10 {
+		return store.Filing{}, fmt.Errorf("an override needs a written reason (at least 10 characters): %w", httpjson.ErrInvalid)
+	}
+	if err := s.store.Override(ctx, id, by.Actor(), reason); err != nil {
+		return store.Filing{}, err
+	}
+	return s.store.Filing(ctx, id)
+}
