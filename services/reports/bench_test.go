@@ -41,6 +41,7 @@ id: bench-large
 name: Benchmark filing
 regulator: demo-nca
 frequency: monthly
+schedule: "0 6 5 * *"
 timezone: UTC
 reporting_currency: EUR
 outputs: [xlsx, csv, json]

@@ -132,7 +132,7 @@ func Check(data []byte) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkContentTypes(contentTypes); err != nil {
+	if err := checkContentTypes(contentTypes, zr.File); err != nil {
 		return nil, err
 	}
 
@@ -303,8 +303,10 @@ type contentTypes struct {
 
 // checkContentTypes refuses macro-enabled packages by their declared content
 // types: an .xlsm renamed to .xlsx still says macroEnabled here, and a VBA
-// project stored under another name is still typed vbaProject.
-func checkContentTypes(data []byte) error {
+// project stored under another name is still typed vbaProject. A default for an
+// extension no entry has is only a declaration (excelize writes one for *.bin
+// into every workbook): it is refused when an entry would take that type.
+func checkContentTypes(data []byte, entries []*zip.File) error {
 	var ct contentTypes
 	if err := xml.Unmarshal(data, &ct); err != nil {
 		return fmt.Errorf("%w: [Content_Types].xml is not valid XML: %v", ErrNotXLSX, err)
@@ -313,8 +315,16 @@ func checkContentTypes(data []byte) error {
 		t = strings.ToLower(t)
 		return strings.Contains(t, "macroenabled") || strings.Contains(t, "vbaproject")
 	}
+	hasExt := func(ext string) bool {
+		for _, e := range entries {
+			if strings.HasSuffix(strings.ToLower(e.Name), "."+strings.ToLower(ext)) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, d := range ct.Defaults {
-		if suspicious(d.ContentType) {
+		if suspicious(d.ContentType) && hasExt(d.Extension) {
 			return fmt.Errorf("%w: content type %s for *.%s", ErrMacros, d.ContentType, d.Extension)
 		}
 	}

@@ -228,7 +228,7 @@ func TestCheckRefuses(t *testing.T) {
 			}
 			return bytes.Replace(data, []byte("</Types>"),
 				[]byte(`<Default Extension="dat" ContentType="application/vnd.ms-office.vbaProject"/></Types>`), 1)
-		}), ErrMacros, "application/vnd.ms-office.vbaProject for *.dat"},
+		}, entry{"xl/project.dat", []byte("Attribute VB_Name")}), ErrMacros, "application/vnd.ms-office.vbaProject for *.dat"},
 		{"no workbook.xml", rezip(t, real, func(name string, data []byte) []byte {
 			if name == "xl/workbook.xml" {
 				return nil
@@ -425,5 +425,22 @@ func TestValidCell(t *testing.T) {
 		if want := `invalid cell reference "` + ref + `"`; !strings.Contains(err.Error(), want) {
 			t.Errorf("ValidCell(%q) = %q, does not name the reference", ref, err)
 		}
+	}
+}
+
+// TestCheckAcceptsAnUnusedBinDefault: excelize (SaveAs) declares a default
+// content type for *.bin in every workbook; with no .bin entry it is only a
+// declaration, not a macro.
+func TestCheckAcceptsAnUnusedBinDefault(t *testing.T) {
+	real := workbook(t, "C 01.00")
+	data := rezip(t, real, func(name string, data []byte) []byte {
+		if name != "[Content_Types].xml" {
+			return data
+		}
+		return bytes.Replace(data, []byte("</Types>"),
+			[]byte(`<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>`), 1)
+	})
+	if _, err := Check(data); err != nil {
+		t.Fatalf("refused: %v", err)
 	}
 }
