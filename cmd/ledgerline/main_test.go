@@ -3,6 +3,8 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -527,4 +529,79 @@ figures:
 		t.Fatalf("after kill and restart %d rows (%s); clean rebuild %d rows (%s)", n1, sum1, n2, sum2)
 	}
 	t.Logf("killed with %d of %d rows committed; after the restart %d rows, identical to a clean rebuild", partial, want, n1)
+}
+
+// TestCLITemplatesAndFilings drives the reports through the CLI against a served
+// binary: a sample template with its layout is onboarded, refused approval by its
+// maker, approved by a second compliance key, filed, signed off and downloaded.
+func TestCLITemplatesAndFilings(t *testing.T) {
+	e := env{t: t, addr: freeAddr(t)}
+	e.vars = []string{"LEDGERLINE_DATABASE_URL=" + pgtest.URL(t), "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+		"LEDGERLINE_HTTP_ADDR=" + e.addr, "LEDGERLINE_LOG_LEVEL=warn"}
+	source, author, maker, checker, operator, auditor := e.key("source"), e.key("rule-author"), e.key("compliance"),
+		e.key("compliance"), e.key("operator"), e.key("auditor")
+	e.serve()
+	as := func(key string) env {
+		c := e
+		c.vars = append(append([]string{}, e.vars...), "LEDGERLINE_API_KEY="+key)
+		return c
+	}
+	run := func(key string, args ...string) string {
+		t.Helper()
+		out, stderr, err := as(key).run(args...)
+		if err != nil {
+			t.Fatalf("ledgerline %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return out
+	}
+	run(source, "events", "push", "../../schemas/examples/bank-2026-10.ndjson")
+	run(author, "rules", "onboard", "../../rules/own-funds.yaml", "--wait")
+	run(author, "rules", "onboard", "../../rules/credit-risk.yaml", "--wait")
+
+	if out := run(maker, "templates", "onboard", "../../reports/corep-own-funds"); !strings.Contains(out, "template corep-own-funds version 1: validated") {
+		t.Fatalf("templates onboard:\n%s", out)
+	}
+	if out, stderr, err := as(maker).run("templates", "approve", "corep-own-funds", "1"); err == nil || !strings.Contains(stderr, "HTTP 403") {
+		t.Fatalf("the maker approving: %v\n%s%s", err, out, stderr)
+	}
+	if out := run(checker, "templates", "approve", "corep-own-funds", "1"); !strings.Contains(out, "active") {
+		t.Fatalf("templates approve:\n%s", out)
+	}
+	if out := run(auditor, "templates", "list"); !strings.Contains(out, "corep-own-funds") || !strings.Contains(out, "active") {
+		t.Fatalf("templates list:\n%s", out)
+	}
+	out := run(operator, "filings", "create", "corep-own-funds", "2026-Q4")
+	if !strings.Contains(out, "filing corep-own-funds-2026-Q4-v1") || !strings.Contains(out, "awaiting_sign_off") ||
+		!strings.Contains(out, "validation v0001 (error): passed") {
+		t.Fatalf("filings create:\n%s", out)
+	}
+	if out := run(checker, "filings", "sign-off", "corep-own-funds-2026-Q4-v1"); !strings.Contains(out, ": submittable") {
+		t.Fatalf("filings sign-off:\n%s", out)
+	}
+	file := filepath.Join(t.TempDir(), "c01.xlsx")
+	out = run(auditor, "filings", "download", "corep-own-funds-2026-Q4-v1", "xlsx", "--out", file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if !strings.Contains(out, hex.EncodeToString(sum[:])) {
+		t.Fatalf("filings download: %s, the file's sha256 is %x", out, sum)
+	}
+	var f struct {
+		Files []struct{ Format, SHA256 string }
+	}
+	if err := json.Unmarshal([]byte(run(auditor, "filings", "get", "corep-own-funds-2026-Q4-v1", "--json")), &f); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, file := range f.Files {
+		found = found || (file.Format == "xlsx" && file.SHA256 == hex.EncodeToString(sum[:]))
+	}
+	if !found {
+		t.Fatalf("filings get --json: %+v, want the downloaded xlsx's sha256", f)
+	}
+	if out := run(auditor, "schedule"); !strings.Contains(out, "corep-own-funds") || !strings.Contains(out, "0 6 10 1,4,7,10 *") {
+		t.Fatalf("schedule:\n%s", out)
+	}
 }
