@@ -19,22 +19,39 @@ import (
 const Ingest = "services/ingest"
 
 // owners are the /v1 path prefixes of the services other than ingest. A path is a
-// prefix itself or below it ("/v1/rules" does not claim "/v1/rulesets").
+// prefix itself or below it ("/v1/rules" does not claim "/v1/rulesets"); the
+// longest prefix that matches wins ({id} matches one segment).
 var owners = map[string][]string{
-	"services/rules":   {"/v1/rulesets", "/v1/figures", "/v1/adjustments", "/v1/rules", "/v1/projections"},
-	"services/reports": {"/v1/templates", "/v1/filings", "/v1/schedule"},
+	"services/rules":      {"/v1/rulesets", "/v1/figures", "/v1/adjustments", "/v1/rules", "/v1/projections"},
+	"services/reports":    {"/v1/templates", "/v1/filings", "/v1/schedule"},
+	"services/submission": {"/v1/submissions", "/v1/filings/{id}/submissions"},
 }
 
 // Owner is the service a /v1 path belongs to.
 func Owner(path string) string {
+	owner, longest := Ingest, -1
 	for service, prefixes := range owners {
 		for _, prefix := range prefixes {
-			if path == prefix || strings.HasPrefix(path, prefix+"/") {
-				return service
+			if covers(prefix, path) && len(prefix) > longest {
+				owner, longest = service, len(prefix)
 			}
 		}
 	}
-	return Ingest
+	return owner
+}
+
+// covers reports whether path is prefix or below it, segment by segment.
+func covers(prefix, path string) bool {
+	ps, xs := strings.Split(prefix, "/"), strings.Split(path, "/")
+	if len(xs) < len(ps) {
+		return false
+	}
+	for i, p := range ps {
+		if p != xs[i] && !(strings.HasPrefix(p, "{") && strings.HasPrefix(xs[i], "{")) {
+			return false
+		}
+	}
+	return true
 }
 
 // Operation is one operation of the spec.

@@ -40,12 +40,14 @@ type Config struct {
 	// Server is the base URL CLI commands talk to (server); empty means http://HTTPAddr.
 	Server string `mapstructure:"server"`
 
-	Log      LogConfig      `mapstructure:"log"`
-	Stream   StreamConfig   `mapstructure:"stream"`
-	Ingest   IngestConfig   `mapstructure:"ingest"`
-	Rules    RulesConfig    `mapstructure:"rules"`
-	Reports  ReportsConfig  `mapstructure:"reports"`
-	Postgres PostgresConfig `mapstructure:"postgres"`
+	Log     LogConfig     `mapstructure:"log"`
+	Stream  StreamConfig  `mapstructure:"stream"`
+	Ingest  IngestConfig  `mapstructure:"ingest"`
+	Rules   RulesConfig   `mapstructure:"rules"`
+	Reports ReportsConfig `mapstructure:"reports"`
+	// Submission configures the submitter and the regulator channels.
+	Submission SubmissionConfig `mapstructure:"submission"`
+	Postgres   PostgresConfig   `mapstructure:"postgres"`
 }
 
 // LogConfig configures structured logging.
@@ -114,6 +116,53 @@ type ReportsConfig struct {
 	SchedulerTick time.Duration `mapstructure:"scheduler_tick"`
 }
 
+// SubmissionConfig configures the submission service.
+type SubmissionConfig struct {
+	// Workers is how many submissions this process works at once
+	// (submission.workers, default 8).
+	Workers int `mapstructure:"workers"`
+	// PollInterval is how often a delivered submission's regulator status is
+	// asked (submission.poll_interval, default 2s).
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// MaxAttempts bounds the uploads and lookups of one submission before it
+	// fails (submission.max_attempts, default 10); backoff doubles from 500ms up
+	// to 5m, with jitter.
+	MaxAttempts int `mapstructure:"max_attempts"`
+	// DefaultChannel is used for templates that name none
+	// (submission.default_channel, default regulator-sim).
+	DefaultChannel string `mapstructure:"default_channel"`
+	// Channels are the regulator endpoints by name (submission.channels, in the
+	// config file). With none configured, ledgerline serve starts the bundled
+	// regulator simulator and defines the channel regulator-sim pointing at it.
+	Channels map[string]ChannelConfig `mapstructure:"channels"`
+}
+
+// ChannelConfig is one regulator endpoint.
+type ChannelConfig struct {
+	// Type is http, sftp or directory.
+	Type string `mapstructure:"type"`
+	// URL is the regulator's upload API (http).
+	URL string `mapstructure:"url"`
+	// Token is sent as Authorization: Bearer (http).
+	Token string `mapstructure:"token"`
+	// CAFile, CertFile and KeyFile set up mutual TLS (http): the regulator's CA
+	// and this bank's client certificate and key.
+	CAFile   string `mapstructure:"ca_file"`
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// Addr, User, Password, HostKey and Dir reach an SFTP server (sftp); KeyFile
+	// is then the SSH private key. HostKey (authorized_keys format) is required:
+	// the server's key is always checked.
+	Addr     string `mapstructure:"addr"`
+	User     string `mapstructure:"user"`
+	Password string `mapstructure:"password"`
+	HostKey  string `mapstructure:"host_key"`
+	// Dir is the target directory (sftp, directory).
+	Dir string `mapstructure:"dir"`
+	// Timeout bounds one request (default 30s).
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
 // PostgresConfig configures the private PostgreSQL used when DatabaseURL is empty.
 type PostgresConfig struct {
 	// BinDir holds initdb and postgres (postgres.bin_dir); empty means search PATH
@@ -142,9 +191,10 @@ func Default() Config {
 			PublishTimeout: 10 * time.Second,
 			IndexInterval:  30 * time.Second,
 		},
-		Rules:    RulesConfig{Partitions: 1, Batch: 2000},
-		Reports:  ReportsConfig{RulesTimeout: 2 * time.Minute, SchedulerTick: 30 * time.Second},
-		Postgres: PostgresConfig{MaxConns: 16},
+		Rules:      RulesConfig{Partitions: 1, Batch: 2000},
+		Reports:    ReportsConfig{RulesTimeout: 2 * time.Minute, SchedulerTick: 30 * time.Second},
+		Submission: SubmissionConfig{Workers: 8, PollInterval: 2 * time.Second, MaxAttempts: 10, DefaultChannel: "regulator-sim"},
+		Postgres:   PostgresConfig{MaxConns: 16},
 	}
 }
 
@@ -181,6 +231,10 @@ func keys(d Config) []struct {
 		{"rules.batch", d.Rules.Batch, "most events per rule consumer transaction"},
 		{"reports.rules_timeout", d.Reports.RulesTimeout, "how long a filing waits for the rules to reach its watermark"},
 		{"reports.scheduler_tick", d.Reports.SchedulerTick, "how often the scheduler looks for due filings (0: off)"},
+		{"submission.workers", d.Submission.Workers, "submissions worked at once in this process"},
+		{"submission.poll_interval", d.Submission.PollInterval, "how often a delivered submission's regulator status is asked"},
+		{"submission.max_attempts", d.Submission.MaxAttempts, "uploads and lookups of one submission before it fails"},
+		{"submission.default_channel", d.Submission.DefaultChannel, "channel of templates that name none"},
 		{"postgres.bin_dir", d.Postgres.BinDir, "directory of initdb/postgres for the private server"},
 		{"postgres.max_conns", d.Postgres.MaxConns, "PostgreSQL pool size"},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/filing"
 	"github.com/ledgerline/ledgerline/services/reports/render"
+	"github.com/ledgerline/ledgerline/services/reports/reportstest"
 	"github.com/ledgerline/ledgerline/services/rules"
 )
 
@@ -78,40 +79,40 @@ func BenchmarkLargeFiling(b *testing.B) {
 		counterparties = 10_000
 		cells          = 5_000
 	)
-	s := newStack(b)
-	s.onboardRules(benchRules)
+	s := reportstest.New(b)
+	s.OnboardRules(benchRules)
 	for i := 0; i < events; i++ {
 		loanN := i % loans
 		raw := fmt.Sprintf(`{"id":"ev-%07d","source":"core-banking","type":"loan.balance","schema_version":1,"subject":"LN-%d",`+
 			`"occurred_at":"2026-10-%02dT%02d:00:00Z","data":{"loan_id":"LN-%d","counterparty_id":"CP-%d","exposure_class":"corporate",`+
 			`"product":"term_loan","outstanding":"%d.%02d","currency":"EUR"}}`,
 			i, loanN, 1+i/loans*5, i%24, loanN, loanN%counterparties, 1000+i%100000, i%100)
-		if _, err := s.events.JS.PublishMsgAsync(&nats.Msg{Subject: envelope.StreamSubject("loan.balance", fmt.Sprintf("LN-%d", loanN)),
+		if _, err := s.Events.JS.PublishMsgAsync(&nats.Msg{Subject: envelope.StreamSubject("loan.balance", fmt.Sprintf("LN-%d", loanN)),
 			Data: []byte(raw)}, jetstream.WithMsgID(fmt.Sprintf("ev-%07d", i))); err != nil {
 			b.Fatal(err)
 		}
 	}
-	<-s.events.JS.PublishAsyncComplete()
+	<-s.Events.JS.PublishAsyncComplete()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	last, _ := s.events.LastSeq(ctx)
-	if err := s.rules.WaitFor(ctx, last); err != nil {
+	last, _ := s.Events.LastSeq(ctx)
+	if err := s.Rules.WaitFor(ctx, last); err != nil {
 		b.Fatal(err)
 	}
 	var n int64
-	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM contributions`).Scan(&n); err != nil || n != events {
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM contributions`).Scan(&n); err != nil || n != events {
 		b.Fatalf("%d contributions (%v)", n, err)
 	}
-	if code, body := s.onboardTemplate("maker", benchTemplate(cells), nil); code != 201 {
+	if code, body := s.OnboardTemplate("maker", benchTemplate(cells), nil); code != 201 {
 		b.Fatalf("onboard: %d %s", code, body)
 	}
-	if code := s.do("POST", "/v1/templates/bench-large/versions/1/approve", "checker", nil, nil); code != 200 {
+	if code := s.Do("POST", "/v1/templates/bench-large/versions/1/approve", "checker", nil, nil); code != 200 {
 		b.Fatalf("approve: %d", code)
 	}
 
 	// The parts, on the same data: the figure query, and rendering of the report.
 	start := time.Now()
-	bd, err := s.rules.Breakdown(ctx, rules.FigureRequest{Name: "bench_exposure", Period: "2026-10", Currency: "EUR", AsOfSeq: last})
+	bd, err := s.Rules.Breakdown(ctx, rules.FigureRequest{Name: "bench_exposure", Period: "2026-10", Currency: "EUR", AsOfSeq: last})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func BenchmarkLargeFiling(b *testing.B) {
 	// The raw PostgreSQL baseline: the same stock aggregation written by hand.
 	start = time.Now()
 	var rawRows int
-	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT dim_set, sum(value) FROM (
+	if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT dim_set, sum(value) FROM (
 		SELECT DISTINCT ON (subject) dim_set, value FROM contributions ORDER BY subject, occurred_at DESC, seq DESC) x GROUP BY dim_set) y`).
 		Scan(&rawRows); err != nil {
 		b.Fatal(err)
@@ -137,7 +138,7 @@ func BenchmarkLargeFiling(b *testing.B) {
 			b.Fatal("run with -benchtime 3x or less: each iteration files a new period")
 		}
 		start := time.Now()
-		got, created, err := s.reports.File(ctx, f, auth.Principal{KeyID: s.ids["operator"], Name: "bench"})
+		got, created, err := s.Reports.File(ctx, f, auth.Principal{KeyID: s.IDs["operator"], Name: "bench"})
 		if err != nil || !created {
 			b.Fatalf("file %s: %v (created %v)", f.Period, err, created)
 		}
@@ -147,7 +148,7 @@ func BenchmarkLargeFiling(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	stored, err := s.reports.Filing(ctx, "bench-large-2026-10-v1")
+	stored, err := s.Reports.Filing(ctx, "bench-large-2026-10-v1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -64,8 +64,35 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu     sync.Mutex
-	parsed map[string]*template.Template // "id/version" → parsed source
+	mu        sync.Mutex
+	parsed    map[string]*template.Template // "id/version" → parsed source
+	submitter Submitter
+}
+
+// Submitter submits a filing to its regulator (the submission service).
+type Submitter interface {
+	Submit(ctx context.Context, filingID string, by auth.Principal) error
+}
+
+// SetSubmitter lets scheduled filings be submitted automatically when their
+// template says submission: {auto: true} and they are submittable.
+func (s *Service) SetSubmitter(sub Submitter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.submitter = sub
+}
+
+// SubmissionChannel is the channel a filing's template version names ("" for none).
+func (s *Service) SubmissionChannel(ctx context.Context, f store.Filing) (string, error) {
+	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
+	if err != nil {
+		return "", err
+	}
+	t, err := s.parse(st)
+	if err != nil || t.Submission == nil {
+		return "", err
+	}
+	return t.Submission.Channel, nil
 }
 
 // New returns the service.

@@ -16,10 +16,14 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/ledgerline/ledgerline/platform/pgtest"
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/render"
+	"github.com/ledgerline/ledgerline/services/reports/reportstest"
 	"github.com/ledgerline/ledgerline/services/reports/store"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const testRules = `
 ruleset: test-credit
@@ -109,25 +113,25 @@ func layoutWorkbook(t testing.TB, sheet string) []byte {
 	return buf.Bytes()
 }
 
-func publishBank(s *stack) uint64 {
-	s.publish(loan("e1", "L1", "CP1", "100.00", "EUR", "2026-10-10T12:00:00Z"))
-	s.publish(loan("e2", "L2", "CP1", "50.50", "EUR", "2026-10-11T12:00:00Z"))
-	s.publish(loan("u1", "L3", "CP2", "1000.00", "USD", "2026-10-12T12:00:00Z"))
-	s.publish(loan("e3", "L4", "CP3", "20.00", "EUR", "2026-10-13T12:00:00Z"))
-	s.publish(fx("fx-usd", "USD", "EUR", "0.9", "2026-10-01T16:00:00Z"))
-	return s.settle()
+func publishBank(s *reportstest.Stack) uint64 {
+	s.Publish(reportstest.Loan("e1", "L1", "CP1", "100.00", "EUR", "2026-10-10T12:00:00Z"))
+	s.Publish(reportstest.Loan("e2", "L2", "CP1", "50.50", "EUR", "2026-10-11T12:00:00Z"))
+	s.Publish(reportstest.Loan("u1", "L3", "CP2", "1000.00", "USD", "2026-10-12T12:00:00Z"))
+	s.Publish(reportstest.Loan("e3", "L4", "CP3", "20.00", "EUR", "2026-10-13T12:00:00Z"))
+	s.Publish(reportstest.FX("fx-usd", "USD", "EUR", "0.9", "2026-10-01T16:00:00Z"))
+	return s.Settle()
 }
 
 // onboardAndApprove onboards the template as the maker and approves it as the checker.
-func onboardAndApprove(t *testing.T, s *stack, src string, layout []byte) reports.Onboarded {
+func onboardAndApprove(t *testing.T, s *reportstest.Stack, src string, layout []byte) reports.Onboarded {
 	t.Helper()
-	code, body := s.onboardTemplate("maker", src, layout)
+	code, body := s.OnboardTemplate("maker", src, layout)
 	var o reports.Onboarded
 	if code != 201 || json.Unmarshal(body, &o) != nil {
 		t.Fatalf("onboard template: %d %s", code, body)
 	}
 	path := fmt.Sprintf("/v1/templates/%s/versions/%d/approve", o.ID, o.Version)
-	if code := s.do("POST", path, "checker", nil, nil); code != 200 {
+	if code := s.Do("POST", path, "checker", nil, nil); code != 200 {
 		t.Fatalf("approve: %d", code)
 	}
 	return o
@@ -139,37 +143,37 @@ func onboardAndApprove(t *testing.T, s *stack, src string, layout []byte) report
 // values in the right cells with the layout's formatting kept, and csv and json
 // agree with it; filing again is idempotent; rendering again gives the same bytes.
 func TestTemplateWithLayoutIsApprovedFiledAndReadBack(t *testing.T) {
-	s := newStack(t)
-	s.onboardRules(testRules)
+	s := reportstest.New(t)
+	s.OnboardRules(testRules)
 	asOf := publishBank(s)
 	layout := layoutWorkbook(t, "C 01.00")
 
-	code, body := s.onboardTemplate("maker", testTemplate, layout)
+	code, body := s.OnboardTemplate("maker", testTemplate, layout)
 	var o reports.Onboarded
 	if code != 201 || json.Unmarshal(body, &o) != nil || o.Version != 1 || o.Status != "validated" {
 		t.Fatalf("onboard: %d %s", code, body)
 	}
 	// Not active yet: filing is refused.
-	if code := s.do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), nil); code != 409 {
+	if code := s.Do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), nil); code != 409 {
 		t.Fatalf("filing an unapproved template: %d, want 409", code)
 	}
 	approve := "/v1/templates/test-exposures/versions/1/approve"
-	if code := s.do("POST", approve, "maker", nil, nil); code != 403 {
+	if code := s.Do("POST", approve, "maker", nil, nil); code != 403 {
 		t.Fatalf("the maker approving: %d, want 403", code)
 	}
-	if code := s.do("POST", approve, "operator", nil, nil); code != 403 {
+	if code := s.Do("POST", approve, "operator", nil, nil); code != 403 {
 		t.Fatalf("an operator approving: %d, want 403", code)
 	}
 	var tv store.Template
-	if code := s.do("POST", approve, "checker", nil, &tv); code != 200 || tv.Status != "active" || !strings.Contains(tv.ApprovedBy, "test-checker") {
+	if code := s.Do("POST", approve, "checker", nil, &tv); code != 200 || tv.Status != "active" || !strings.Contains(tv.ApprovedBy, "test-checker") {
 		t.Fatalf("the checker approving: %d %+v", code, tv)
 	}
-	if code := s.do("POST", approve, "checker", nil, nil); code != 409 {
+	if code := s.Do("POST", approve, "checker", nil, nil); code != 409 {
 		t.Fatalf("approving twice: %d, want 409", code)
 	}
 
 	var f store.Filing
-	if code := s.do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
+	if code := s.Do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
 		t.Fatalf("file: %d", code)
 	}
 	if f.ID != "test-exposures-2026-10-v1" || f.AsOfSeq != asOf || f.TemplateVersion != 1 || f.RuleVersions["test-credit"] != 1 ||
@@ -181,7 +185,7 @@ func TestTemplateWithLayoutIsApprovedFiledAndReadBack(t *testing.T) {
 	}
 
 	// The XLSX read back.
-	code, hdr, xlsx := s.raw("GET", "/v1/filings/"+f.ID+"/files/xlsx", "auditor", "", nil)
+	code, hdr, xlsx := s.Raw("GET", "/v1/filings/"+f.ID+"/files/xlsx", "auditor", "", nil)
 	if code != 200 || hdr.Get("X-Checksum-SHA256") != sha(xlsx) || sha(xlsx) != fileSHA(f, "xlsx") {
 		t.Fatalf("xlsx: %d, checksum %s vs %s", code, hdr.Get("X-Checksum-SHA256"), fileSHA(f, "xlsx"))
 	}
@@ -215,7 +219,7 @@ func TestTemplateWithLayoutIsApprovedFiledAndReadBack(t *testing.T) {
 	}
 
 	// json and csv agree with the xlsx.
-	_, _, js := s.raw("GET", "/v1/filings/"+f.ID+"/files/json", "auditor", "", nil)
+	_, _, js := s.Raw("GET", "/v1/filings/"+f.ID+"/files/json", "auditor", "", nil)
 	var doc struct {
 		Template    string                         `json:"template"`
 		Version     int                            `json:"version"`
@@ -238,7 +242,7 @@ func TestTemplateWithLayoutIsApprovedFiledAndReadBack(t *testing.T) {
 		len(doc.Validations) != 2 || !doc.Validations[0].Passed || doc.Validations[1].Passed {
 		t.Fatalf("json file %s", js)
 	}
-	_, _, csvFile := s.raw("GET", "/v1/filings/"+f.ID+"/files/csv", "auditor", "", nil)
+	_, _, csvFile := s.Raw("GET", "/v1/filings/"+f.ID+"/files/csv", "auditor", "", nil)
 	records, err := csv.NewReader(bytes.NewReader(csvFile)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -253,12 +257,12 @@ func TestTemplateWithLayoutIsApprovedFiledAndReadBack(t *testing.T) {
 
 	// Filing again is idempotent: the same filing, not a new one.
 	var again store.Filing
-	if code := s.do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &again); code != 200 ||
+	if code := s.Do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &again); code != 200 ||
 		again.ID != f.ID || fileSHA(again, "xlsx") != fileSHA(f, "xlsx") {
 		t.Fatalf("filing again: %d %+v", code, again)
 	}
 	// Rendering the stored report again gives byte-identical files.
-	stored, err := s.reports.Filing(context.Background(), f.ID)
+	stored, err := s.Reports.Filing(context.Background(), f.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +309,8 @@ func sameAmount(got, want string) bool {
 // TestOnboardingErrorsAreRefused: every kind of broken template or layout is
 // refused with a message that names the cell code and the field.
 func TestOnboardingErrorsAreRefused(t *testing.T) {
-	s := newStack(t)
-	s.onboardRules(testRules)
+	s := reportstest.New(t)
+	s.OnboardRules(testRules)
 	layout := layoutWorkbook(t, "C 01.00")
 	replace := func(old, new string) string {
 		if !strings.Contains(testTemplate, old) {
@@ -347,7 +351,7 @@ func TestOnboardingErrorsAreRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, body := s.onboardTemplate("maker", c.src, c.layout)
+			code, body := s.OnboardTemplate("maker", c.src, c.layout)
 			var e struct {
 				Error struct {
 					Code    string
@@ -374,7 +378,7 @@ func TestOnboardingErrorsAreRefused(t *testing.T) {
 		})
 	}
 	var list struct{ Templates []store.Template }
-	if s.do("GET", "/v1/templates", "auditor", nil, &list); len(list.Templates) != 0 {
+	if s.Do("GET", "/v1/templates", "auditor", nil, &list); len(list.Templates) != 0 {
 		t.Fatalf("refused templates were stored: %+v", list.Templates)
 	}
 }
@@ -383,34 +387,34 @@ func TestOnboardingErrorsAreRefused(t *testing.T) {
 // validation makes the filing blocked; an operator's override needs a written
 // reason and makes it submittable; it is audited.
 func TestValidationFailureBlocksSubmissionUntilOverridden(t *testing.T) {
-	s := newStack(t)
-	s.onboardRules(testRules)
+	s := reportstest.New(t)
+	s.OnboardRules(testRules)
 	publishBank(s)
 	src := strings.Replace(testTemplate, `cell("r0010_c0010") >= cell("r0020_c0010")`, `cell("r0010_c0010") < cell("r0020_c0010")`, 1)
 	onboardAndApprove(t, s, src, layoutWorkbook(t, "C 01.00"))
 	var f store.Filing
-	if code := s.do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
+	if code := s.Do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
 		t.Fatalf("file: %d", code)
 	}
 	if f.Status != "blocked" || f.Submittable || f.ValidationsOK || f.Validations[0].Passed {
 		t.Fatalf("a filing with a failed error validation: %+v", f)
 	}
 	path := "/v1/filings/" + f.ID + "/override"
-	if code := s.do("POST", path, "operator", []byte(`{"reason":""}`), nil); code != 422 {
+	if code := s.Do("POST", path, "operator", []byte(`{"reason":""}`), nil); code != 422 {
 		t.Fatalf("override without a reason: %d, want 422", code)
 	}
-	if code := s.do("POST", path, "auditor", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), nil); code != 403 {
+	if code := s.Do("POST", path, "auditor", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), nil); code != 403 {
 		t.Fatalf("override by an auditor: %d, want 403", code)
 	}
-	if code := s.do("POST", path, "operator", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), &f); code != 200 ||
+	if code := s.Do("POST", path, "operator", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), &f); code != 200 ||
 		!f.Submittable || f.Status != "submittable" || f.OverrideReason == "" || !strings.Contains(f.OverrideBy, "test-operator") {
 		t.Fatalf("override: %d %+v", code, f)
 	}
-	if code := s.do("POST", path, "operator", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), nil); code != 409 {
+	if code := s.Do("POST", path, "operator", []byte(`{"reason":"the regulator confirmed the rule is retired"}`), nil); code != 409 {
 		t.Fatalf("override twice: %d, want 409", code)
 	}
 	var n int
-	if err := s.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'filings.override' AND target = $1
+	if err := s.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'filings.override' AND target = $1
 		AND details->>'reason' = 'the regulator confirmed the rule is retired'`, "filing:"+f.ID).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("override audit records: %d (%v)", n, err)
 	}
@@ -419,25 +423,25 @@ func TestValidationFailureBlocksSubmissionUntilOverridden(t *testing.T) {
 // TestSignOffByASecondComplianceKey: with sign_off: required a filing is
 // submittable only after a compliance key other than the one that ran it signs.
 func TestSignOffByASecondComplianceKey(t *testing.T) {
-	s := newStack(t)
-	s.onboardRules(testRules)
+	s := reportstest.New(t)
+	s.OnboardRules(testRules)
 	publishBank(s)
 	onboardAndApprove(t, s, strings.Replace(testTemplate, "outputs:", "sign_off: required\noutputs:", 1), layoutWorkbook(t, "C 01.00"))
 	var f store.Filing
-	if code := s.do("POST", "/v1/filings", "admin", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
+	if code := s.Do("POST", "/v1/filings", "admin", []byte(`{"template":"test-exposures","period":"2026-10"}`), &f); code != 201 {
 		t.Fatalf("file: %d", code)
 	}
 	if f.Status != "awaiting_sign_off" || f.Submittable {
 		t.Fatalf("before the sign-off: %+v", f)
 	}
 	path := "/v1/filings/" + f.ID + "/sign-off"
-	if code := s.do("POST", path, "admin", nil, nil); code != 403 {
+	if code := s.Do("POST", path, "admin", nil, nil); code != 403 {
 		t.Fatalf("the key that ran it signing off: %d, want 403", code)
 	}
-	if code := s.do("POST", path, "operator", nil, nil); code != 403 {
+	if code := s.Do("POST", path, "operator", nil, nil); code != 403 {
 		t.Fatalf("an operator signing off: %d, want 403", code)
 	}
-	if code := s.do("POST", path, "checker", nil, &f); code != 200 || !f.Submittable || !strings.Contains(f.SignedOffBy, "test-checker") {
+	if code := s.Do("POST", path, "checker", nil, &f); code != 200 || !f.Submittable || !strings.Contains(f.SignedOffBy, "test-checker") {
 		t.Fatalf("sign-off: %d %+v", code, f)
 	}
 }
@@ -446,13 +450,13 @@ func TestSignOffByASecondComplianceKey(t *testing.T) {
 // database, run at the same moments, make each due filing exactly once; runs
 // missed while no instance was up are caught up.
 func TestScheduleFiresOnceWithTwoSchedulers(t *testing.T) {
-	s := newStack(t)
-	s.onboardRules(testRules)
+	s := reportstest.New(t)
+	s.OnboardRules(testRules)
 	publishBank(s)
 	onboardAndApprove(t, s, testTemplate, layoutWorkbook(t, "C 01.00"))
 	// The version was approved just now; pretend it was in September 2026 and
 	// that the clock is past three monthly runs (5 Oct, 5 Nov, 5 Dec 06:00 Berlin).
-	if _, err := s.db.Pool.Exec(context.Background(), `ALTER TABLE templates DISABLE TRIGGER templates_immutable;
+	if _, err := s.DB.Pool.Exec(context.Background(), `ALTER TABLE templates DISABLE TRIGGER templates_immutable;
 		UPDATE templates SET approved_at = '2026-09-20T00:00:00Z';
 		ALTER TABLE templates ENABLE TRIGGER templates_immutable`); err != nil {
 		t.Fatal(err)
@@ -463,8 +467,8 @@ func TestScheduleFiresOnceWithTwoSchedulers(t *testing.T) {
 	}
 	clock.now = time.Date(2026, 12, 5, 6, 0, 30, 0, time.UTC)
 	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
-	a := s.newReports(reports.Config{RulesTimeout: 20 * time.Second, Instance: "a", Now: now})
-	b := s.newReports(reports.Config{RulesTimeout: 20 * time.Second, Instance: "b", Now: now})
+	a := s.NewReports(reports.Config{RulesTimeout: 20 * time.Second, Instance: "a", Now: now})
+	b := s.NewReports(reports.Config{RulesTimeout: 20 * time.Second, Instance: "b", Now: now})
 	for round := 0; round < 3; round++ {
 		var wg sync.WaitGroup
 		for _, svc := range []*reports.Service{a, b} {
@@ -490,7 +494,7 @@ func TestScheduleFiresOnceWithTwoSchedulers(t *testing.T) {
 		t.Fatalf("scheduled filings %v, want 2026-09, 2026-10 and 2026-11 once each", periods)
 	}
 	var runs, claimers int
-	if err := s.db.Pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT claimed_by) FROM schedule_runs
+	if err := s.DB.Pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT claimed_by) FROM schedule_runs
 		WHERE filing_id IS NOT NULL`).Scan(&runs, &claimers); err != nil || runs != 3 {
 		t.Fatalf("%d finished runs (%v)", runs, err)
 	}
@@ -504,7 +508,7 @@ func TestScheduleFiresOnceWithTwoSchedulers(t *testing.T) {
 			}
 		}
 	}
-	if code := s.do("GET", "/v1/schedule", "auditor", nil, &sch); code != 200 || len(sch.Schedule) != 1 || len(sch.Schedule[0].Next) != 3 {
+	if code := s.Do("GET", "/v1/schedule", "auditor", nil, &sch); code != 200 || len(sch.Schedule) != 1 || len(sch.Schedule[0].Next) != 3 {
 		t.Fatalf("schedule: %d %+v", code, sch)
 	}
 	// The next pass, at the same clock, makes nothing new.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/ledgerline/ledgerline/services/reports/reportstest"
 	"github.com/ledgerline/ledgerline/services/reports/store"
 )
 
@@ -90,13 +91,13 @@ func TestWriteSampleLayouts(t *testing.T) {
 // sample template with its layout, files them on the sample bank's events and
 // checks their validations pass.
 func TestSampleTemplatesFileOnSampleData(t *testing.T) {
-	s := newStack(t)
+	s := reportstest.New(t)
 	for _, rs := range []string{"own-funds.yaml", "credit-risk.yaml", "liquidity.yaml"} {
 		src, err := os.ReadFile(filepath.Join(repo, "rules", rs))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.onboardRules(string(src))
+		s.OnboardRules(string(src))
 	}
 	events, err := os.Open(filepath.Join(repo, "schemas", "examples", "bank-2026-10.ndjson"))
 	if err != nil {
@@ -106,10 +107,10 @@ func TestSampleTemplatesFileOnSampleData(t *testing.T) {
 	sc := bufio.NewScanner(events)
 	for sc.Scan() {
 		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			s.publishRaw(append([]byte(nil), line...))
+			s.PublishRaw(append([]byte(nil), line...))
 		}
 	}
-	s.settle()
+	s.Settle()
 	dirs, err := filepath.Glob(filepath.Join(repo, "reports", "*", "template.yaml"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no sample templates (%v)", err)
@@ -126,7 +127,7 @@ func TestSampleTemplatesFileOnSampleData(t *testing.T) {
 		o := onboardAndApprove(t, s, string(src), layout)
 		body, _ := json.Marshal(map[string]string{"template": o.ID, "period": "2026-Q4"})
 		var f store.Filing
-		if code := s.do("POST", "/v1/filings", "operator", body, &f); code != 201 {
+		if code := s.Do("POST", "/v1/filings", "operator", body, &f); code != 201 {
 			t.Fatalf("%s: file: %d", o.ID, code)
 		}
 		for _, v := range f.Validations {
@@ -134,7 +135,7 @@ func TestSampleTemplatesFileOnSampleData(t *testing.T) {
 				t.Errorf("%s: validation %s (%s) failed on the sample data: %s", o.ID, v.ID, v.Severity, v.Message)
 			}
 		}
-		got, err := s.reports.Filing(context.Background(), f.ID)
+		got, err := s.Reports.Filing(context.Background(), f.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/services/reports/schedule"
 	"github.com/ledgerline/ledgerline/services/reports/store"
+	"github.com/ledgerline/ledgerline/services/reports/template"
 )
 
 // schedulerActor is who scheduled filings are made by, in the audit log.
@@ -89,8 +90,27 @@ func (s *Service) scheduleTemplate(ctx context.Context, st store.Template, now t
 		if err != nil {
 			return fmt.Errorf("period %s: %w", p, err)
 		}
+		s.autoSubmit(ctx, t, f)
 	}
 	return nil
+}
+
+// autoSubmit submits a scheduled filing when its template asks for it and the
+// filing is submittable; a blocked one waits for an operator.
+func (s *Service) autoSubmit(ctx context.Context, t *template.Template, f store.Filing) {
+	s.mu.Lock()
+	sub := s.submitter
+	s.mu.Unlock()
+	if sub == nil || t.Submission == nil || !t.Submission.Auto {
+		return
+	}
+	if !f.Submittable {
+		s.log.Warn("scheduled filing not submitted automatically: it is "+f.Status, "filing_id", f.ID)
+		return
+	}
+	if err := sub.Submit(ctx, f.ID, schedulerActor); err != nil {
+		s.log.Warn("automatic submission failed", "filing_id", f.ID, "err", err)
+	}
 }
 
 // Upcoming is a template's schedule: its next runs and what it last did.
