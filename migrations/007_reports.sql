@@ -95,13 +95,19 @@ CREATE TABLE schedule_runs (
     PRIMARY KEY (template, period)
 );
 
--- Filings and their parts are records: they are never changed or removed, except
--- the sign-off and the override, each recorded once.
+-- Filings and their parts are records: they are never changed or removed. Only
+-- the sign-off and the override are recorded later, each once.
 CREATE FUNCTION filings_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' OR NEW.report IS DISTINCT FROM OLD.report OR NEW.as_of_seq IS DISTINCT FROM OLD.as_of_seq
-       OR (OLD.signed_off_by IS NOT NULL AND NEW.signed_off_by IS DISTINCT FROM OLD.signed_off_by)
-       OR (OLD.override_by IS NOT NULL AND NEW.override_by IS DISTINCT FROM OLD.override_by) THEN
+    IF TG_OP = 'DELETE'
+       OR (NEW.id, NEW.template, NEW.template_version, NEW.period, NEW.as_of_seq, NEW.currency, NEW.rule_versions, NEW.report,
+           NEW.validations_ok, NEW.sign_off, NEW.created_by, NEW.created_by_key, NEW.created_at, NEW.amends)
+          IS DISTINCT FROM
+          (OLD.id, OLD.template, OLD.template_version, OLD.period, OLD.as_of_seq, OLD.currency, OLD.rule_versions, OLD.report,
+           OLD.validations_ok, OLD.sign_off, OLD.created_by, OLD.created_by_key, OLD.created_at, OLD.amends)
+       OR (OLD.signed_off_by IS NOT NULL AND (NEW.signed_off_by, NEW.signed_off_at) IS DISTINCT FROM (OLD.signed_off_by, OLD.signed_off_at))
+       OR (OLD.override_by IS NOT NULL AND (NEW.override_by, NEW.override_reason, NEW.override_at)
+           IS DISTINCT FROM (OLD.override_by, OLD.override_reason, OLD.override_at)) THEN
         RAISE EXCEPTION 'filings are immutable' USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
@@ -109,3 +115,13 @@ END
 $$;
 CREATE TRIGGER filings_immutable BEFORE UPDATE OR DELETE ON filings
     FOR EACH ROW EXECUTE FUNCTION filings_immutable();
+
+CREATE FUNCTION filing_parts_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER filing_cells_append_only BEFORE UPDATE OR DELETE ON filing_cells
+    FOR EACH ROW EXECUTE FUNCTION filing_parts_append_only();
+CREATE TRIGGER filing_files_append_only BEFORE UPDATE OR DELETE ON filing_files
+    FOR EACH ROW EXECUTE FUNCTION filing_parts_append_only();

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,6 +181,9 @@ func checkLayout(t *template.Template, data []byte) error {
 		}
 		return nil
 	}
+	if t.Layout == "" {
+		return invalid("layout", "a layout workbook was uploaded but the template names none: add layout: <file name> to use it")
+	}
 	info, err := layout.Check(data)
 	if err != nil {
 		return invalid("layout", "%v", err)
@@ -338,6 +342,9 @@ func (s *Service) File(ctx context.Context, req FileRequest, by auth.Principal) 
 	if err != nil {
 		return store.Filing{}, false, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
+	if err := periodFits(t.Frequency, p.Text); err != nil {
+		return store.Filing{}, false, fmt.Errorf("template %s: %w: %w", t.ID, err, httpjson.ErrInvalid)
+	}
 	if f, err := s.store.OriginalFiling(ctx, st.ID, st.Version, p.Text); err == nil {
 		return f, false, nil
 	} else if !errors.Is(err, httpjson.ErrNotFound) {
@@ -346,6 +353,11 @@ func (s *Service) File(ctx context.Context, req FileRequest, by auth.Principal) 
 	last, err := s.rules.LastSeq(ctx)
 	if err != nil {
 		return store.Filing{}, false, fmt.Errorf("event stream: %w: %w", err, httpjson.ErrUnavailable)
+	}
+	if last == 0 {
+		// A filing records the watermark it was built at; with no event there is
+		// none to record (and nothing to report).
+		return store.Filing{}, false, fmt.Errorf("the event stream is empty: send events before filing: %w", httpjson.ErrConflict)
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.RulesTimeout)
 	err = s.rules.WaitFor(wctx, last)
@@ -361,10 +373,30 @@ func (s *Service) File(ctx context.Context, req FileRequest, by auth.Principal) 
 	return f, err == nil, err
 }
 
+// periodFits checks a period against the template's frequency: a quarterly
+// template files quarters.
+func periodFits(frequency, p string) error {
+	want := map[string]string{"monthly": "a month (2026-10)", "quarterly": "a quarter (2026-Q3)", "annual": "a year (2026)"}[frequency]
+	ok := true
+	switch frequency {
+	case "monthly":
+		ok = len(p) == 7 && p[4] == '-' && p[5] != 'Q'
+	case "quarterly":
+		ok = len(p) == 7 && p[5] == 'Q'
+	case "annual":
+		ok = len(p) == 4
+	}
+	if !ok {
+		return fmt.Errorf("it is filed %s: period %s is not %s", frequency, p, want)
+	}
+	return nil
+}
+
 // build computes, renders and stores a filing of version st for period p as of asOf.
 func (s *Service) build(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
 	by auth.Principal, id, amends string) (store.Filing, error) {
-	src := &figureSource{ctx: ctx, rules: s.rules, period: p, currency: t.ReportingCurrency, asOf: asOf, versions: map[string]int{}}
+	src := &figureSource{ctx: ctx, rules: s.rules, period: p, currency: t.ReportingCurrency, asOf: asOf, versions: map[string]int{},
+		derived: map[string]decimal.Decimal{}}
 	loc, _ := time.LoadLocation(t.Timezone)
 	src.loc = loc
 	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
@@ -434,6 +466,7 @@ type figureSource struct {
 	currency string
 	asOf     uint64
 	versions map[string]int
+	derived  map[string]decimal.Decimal // derived figures already computed, by name and filter
 }
 
 func (f *figureSource) request(name string, where map[string]string) rules.FigureRequest {
@@ -461,6 +494,10 @@ func (f *figureSource) Rows(name string) ([]filing.DimValue, error) {
 }
 
 func (f *figureSource) Value(name string, where map[string]string) (decimal.Decimal, error) {
+	key := name + "\x00" + fmt.Sprint(where) // fmt prints maps in key order
+	if v, ok := f.derived[key]; ok {
+		return v, nil // a having expression asks once per table row
+	}
 	fig, err := f.rules.Figure(f.ctx, f.request(name, where))
 	if err != nil {
 		return decimal.Decimal{}, err
@@ -473,7 +510,11 @@ func (f *figureSource) Value(name string, where map[string]string) (decimal.Deci
 		}
 	}
 	record(fig)
-	return decimal.NewFromString(fig.Value)
+	v, err := decimal.NewFromString(fig.Value)
+	if err == nil {
+		f.derived[key] = v
+	}
+	return v, err
 }
 
 // Filing returns a filing.
@@ -502,7 +543,7 @@ func (s *Service) SignOff(ctx context.Context, id string, by auth.Principal) (st
 // Override makes a filing that failed error validations submittable, with the
 // operator's written reason.
 func (s *Service) Override(ctx context.Context, id, reason string, by auth.Principal) (store.Filing, error) {
-	if len(reason) < 10 {
+	if len([]rune(strings.TrimSpace(reason))) < 10 {
 		return store.Filing{}, fmt.Errorf("an override needs a written reason (at least 10 characters): %w", httpjson.ErrInvalid)
 	}
 	if err := s.store.Override(ctx, id, by.Actor(), reason); err != nil {

@@ -418,6 +418,20 @@ func TestValidationFailureBlocksSubmissionUntilOverridden(t *testing.T) {
 		AND details->>'reason' = 'the regulator confirmed the rule is retired'`, "filing:"+f.ID).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("override audit records: %d (%v)", n, err)
 	}
+	// A filing is a record: the database refuses to change or remove it or its parts.
+	for _, sql := range []string{
+		`UPDATE filings SET validations_ok = true`, `UPDATE filings SET override_reason = 'changed later'`, `DELETE FROM filings`,
+		`UPDATE filing_cells SET value = 0`, `DELETE FROM filing_cells`, `UPDATE filing_files SET sha256 = 'x'`, `DELETE FROM filing_files`,
+		`UPDATE templates SET approved_by = 'someone else'`,
+	} {
+		if _, err := s.DB.Pool.Exec(context.Background(), sql); err == nil || !strings.Contains(err.Error(), "immutable") && !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want it refused", sql, err)
+		}
+	}
+	// And a quarterly period does not fit this monthly template.
+	if code := s.Do("POST", "/v1/filings", "operator", []byte(`{"template":"test-exposures","period":"2026-Q4"}`), nil); code != 422 {
+		t.Fatalf("a quarter for a monthly template: %d, want 422", code)
+	}
 }
 
 // TestSignOffByASecondComplianceKey: with sign_off: required a filing is

@@ -20,9 +20,10 @@ var schedulerActor = auth.Principal{KeyID: 0, Name: "scheduler"}
 const claimStale = 10 * time.Minute
 
 // RunScheduler makes each active template's scheduled filings until ctx ends:
-// every tick it looks for every run due since the active version's approval — so
-// runs missed while no instance was up are caught up at start — and files the
-// period that had just ended at each. Any
+// every tick it looks for every run due since the later of the active version's
+// approval and the last run that made its filing — so runs missed while no
+// instance was up are caught up at start — and files the period that had just
+// ended at each. Any
 // number of instances may run it: the (template, period) claim in PostgreSQL
 // lets exactly one of them make each filing.
 func (s *Service) RunScheduler(ctx context.Context) {
@@ -65,9 +66,16 @@ func (s *Service) scheduleTemplate(ctx context.Context, st store.Template, now t
 	if err != nil {
 		return err
 	}
-	// Every run since the approval: the claims skip those already made (or being
-	// made), a failed one is taken again once its claim is stale.
-	due, err := schedule.Missed(t.Schedule, loc, *st.ApprovedAt, now)
+	// Every run since the later of the approval and the last run that made its
+	// filing: the claims skip those made or being made, and a failed or
+	// abandoned one is taken again once its claim is stale.
+	since := *st.ApprovedAt
+	if last, ok, err := s.store.LastFinishedRun(ctx, st.ID); err != nil {
+		return err
+	} else if ok && last.DueAt.After(since) {
+		since = last.DueAt
+	}
+	due, err := schedule.Missed(t.Schedule, loc, since, now)
 	if errors.Is(err, schedule.ErrTooManyMissed) {
 		s.log.Warn("more scheduled runs are due than one pass takes; the rest follow at the next passes", "template", st.ID, "runs", len(due))
 	} else if err != nil {

@@ -15,10 +15,12 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	samplereports "github.com/ledgerline/ledgerline/reports"
 	samplerules "github.com/ledgerline/ledgerline/rules"
 	"github.com/ledgerline/ledgerline/schemas"
 	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/services/ingest/store"
+	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/rules"
 )
 
@@ -163,6 +165,16 @@ func demoStory(ctx context.Context, cmd *cobra.Command, r running, dataDir strin
 		return err
 	}
 
+	section("7. Compliance onboards the regulator's template; a second person approves it (maker-checker)")
+	filing, err := demoFiling(ctx, cmd, r, dataDir)
+	if err != nil {
+		return err
+	}
+	section("8. The filing goes to the regulator (the bundled simulator) exactly once, with a receipt")
+	if err := demoSubmit(ctx, cmd, r, filing); err != nil {
+		return err
+	}
+
 	section("Explore")
 	dir, _ := filepath.Abs(dataDir)
 	fmt.Fprintf(out, `data dir          %s (JetStream store in nats/, PostgreSQL log in postgres.log)
@@ -178,7 +190,10 @@ guides            docs/sending-events.md, docs/event-store.md, docs/operations.m
 		keys[auth.RoleOperator], base, keys[auth.RoleAuditor], base, base, keys[auth.RoleSource])
 	fmt.Fprintf(out, "figures           LEDGERLINE_SERVER=%s LEDGERLINE_API_KEY=%s bin/ledgerline figures get own_funds --period 2026-10 --tz Europe/Berlin --json\n",
 		base, keys[auth.RoleAuditor])
-	fmt.Fprintln(out, "\nStill to come in this demo: filings, submission to the regulator simulator, lineage and restatement.")
+	fmt.Fprintf(out, "filing            LEDGERLINE_SERVER=%s LEDGERLINE_API_KEY=%s bin/ledgerline filings get %s\n", base, keys[auth.RoleAuditor], filing)
+	fmt.Fprintf(out, "submissions       LEDGERLINE_SERVER=%s LEDGERLINE_API_KEY=%s bin/ledgerline submissions list\n", base, keys[auth.RoleAuditor])
+	fmt.Fprintln(out, "guides            docs/onboarding-templates.md, docs/writing-rules.md")
+	fmt.Fprintln(out, "\nStill to come in this demo: lineage of a cell down to its events, replay and restatement.")
 	return nil
 }
 
@@ -233,5 +248,115 @@ func demoRules(ctx context.Context, cmd *cobra.Command, r running) error {
 		}
 		fmt.Fprintf(out, "  %-26s %22s  (%s)\n", name, f.Value, detail)
 	}
+	return nil
+}
+
+// demoFiling onboards the sample templates as one compliance key, shows the
+// maker's own approval refused, approves as a second key, files 2026-Q4, signs it
+// off and writes the files under the data dir. It answers the COREP filing's id.
+func demoFiling(ctx context.Context, cmd *cobra.Command, r running, dataDir string) (string, error) {
+	out := cmd.OutOrStdout()
+	var keys [2]auth.Principal
+	for i, name := range []string{"demo-compliance-maker", "demo-compliance-checker"} {
+		_, p, err := r.platform.Keys.Create(ctx, name, []auth.Role{auth.RoleCompliance}, "demo")
+		if err != nil {
+			return "", err
+		}
+		keys[i] = p
+	}
+	_, runner, err := r.platform.Keys.Create(ctx, "demo-operator-runner", []auth.Role{auth.RoleOperator}, "demo")
+	if err != nil {
+		return "", err
+	}
+	var id string
+	for _, name := range samplereports.Order {
+		src, err := samplereports.FS.ReadFile(name + "/template.yaml")
+		if err != nil {
+			return "", err
+		}
+		layout, err := samplereports.FS.ReadFile(name + "/layout.xlsx")
+		if err != nil {
+			return "", err
+		}
+		o, err := r.reports.Onboard(ctx, src, layout, keys[0])
+		if err != nil {
+			return "", fmt.Errorf("onboard reports/%s: %w", name, err)
+		}
+		fmt.Fprintf(out, "reports/%s: template %s v%d %s (checked against the rule sets, layout workbook checked, dry run rendered)\n",
+			name, o.ID, o.Version, o.Status)
+		if _, err := r.reports.Approve(ctx, o.ID, o.Version, keys[0]); err != nil {
+			fmt.Fprintf(out, "  approval by its maker refused: %v\n", err)
+		}
+		t, err := r.reports.Approve(ctx, o.ID, o.Version, keys[1])
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(out, "  approved by %s: %s\n", t.ApprovedBy, t.Status)
+		f, _, err := r.reports.File(ctx, reports.FileRequest{Template: o.ID, Period: "2026-Q4"}, runner)
+		if err != nil {
+			return "", fmt.Errorf("file %s: %w", o.ID, err)
+		}
+		fmt.Fprintf(out, "filing %s: as of seq %d, rule sets %v, %s\n", f.ID, f.AsOfSeq, f.RuleVersions, f.Status)
+		for _, v := range f.Validations {
+			fmt.Fprintf(out, "  validation %-6s %-8s %s\n", v.ID, v.Severity, map[bool]string{true: "passed", false: "FAILED " + v.Message}[v.Passed])
+		}
+		if f.SignOff {
+			if f, err = r.reports.SignOff(ctx, f.ID, keys[1]); err != nil {
+				return "", err
+			}
+			fmt.Fprintf(out, "  signed off by %s: %s\n", f.SignedOffBy, f.Status)
+		}
+		dir := filepath.Join(dataDir, "filings")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		for _, file := range f.Files {
+			content, err := r.reports.FileContent(ctx, f.ID, file.Format)
+			if err != nil {
+				return "", err
+			}
+			path := filepath.Join(dir, f.ID+"."+file.Format)
+			if err := os.WriteFile(path, content.Content, 0o644); err != nil {
+				return "", err
+			}
+			abs, _ := filepath.Abs(path)
+			fmt.Fprintf(out, "  %-5s %7d bytes  sha256 %s  %s\n", file.Format, file.Size, file.SHA256, abs)
+		}
+		for _, sh := range f.Report.Sheets {
+			for _, c := range sh.Cells {
+				fmt.Fprintf(out, "  %-8s %-14s %-6s %22s  %s\n", sh.Name, c.Code, c.At, c.Value.StringFixed(int32(f.Report.Decimals)), c.Label)
+			}
+		}
+		if id == "" {
+			id = f.ID
+		}
+	}
+	return id, nil
+}
+
+// demoSubmit submits the filing to the regulator simulator and waits for its answer.
+func demoSubmit(ctx context.Context, cmd *cobra.Command, r running, filingID string) error {
+	out := cmd.OutOrStdout()
+	_, op, err := r.platform.Keys.Create(ctx, "demo-operator-submitter", []auth.Role{auth.RoleOperator}, "demo")
+	if err != nil {
+		return err
+	}
+	sub, _, err := r.submit.Submit(ctx, filingID, op)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "submission %s via %s (%s)\n", sub.ID, sub.Channel, r.submit.SimURL)
+	deadline := time.Now().Add(time.Minute)
+	for !sub.Final && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if sub, err = r.submit.Get(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	for _, a := range sub.History {
+		fmt.Fprintf(out, "  attempt %d  %-7s %s\n", a.N, a.Action, a.Outcome)
+	}
+	fmt.Fprintf(out, "  %s, receipt %s; the regulator has it once (deliveries for this key: %d)\n", sub.Status, sub.ReceiptID,
+		r.submit.Sim.Deliveries()[sub.ID])
 	return nil
 }

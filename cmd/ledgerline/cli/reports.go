@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -164,8 +165,13 @@ func printFiling(cmd *cobra.Command, f filingView, asJSON bool) error {
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "filing %s: %s v%d, period %s, as of seq %d: %s\n", f.ID, f.Template, f.TemplateVersion, f.Period, f.AsOfSeq, f.Status)
-	for rs, v := range f.RuleVersions {
-		fmt.Fprintf(w, "  rule set %s v%d\n", rs, v)
+	names := make([]string, 0, len(f.RuleVersions))
+	for rs := range f.RuleVersions {
+		names = append(names, rs)
+	}
+	sort.Strings(names)
+	for _, rs := range names {
+		fmt.Fprintf(w, "  rule set %s v%d\n", rs, f.RuleVersions[rs])
 	}
 	for _, v := range f.Validations {
 		mark := "passed"
@@ -192,6 +198,7 @@ func filingsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.http.Timeout = 15 * time.Minute // the server bounds the wait for the rules (reports.rules_timeout)
 			body, _ := json.Marshal(map[string]string{"template": args[0], "period": args[1]})
 			stop := spinner(cmd, fmt.Sprintf("filing %s for %s (waiting for the rules, computing, rendering)", args[0], args[1]))
 			var f filingView

@@ -15,6 +15,7 @@ import (
 	reportsservice "github.com/ledgerline/ledgerline/services/reports/service"
 	"github.com/ledgerline/ledgerline/services/rules"
 	rulesservice "github.com/ledgerline/ledgerline/services/rules/service"
+	submissionservice "github.com/ledgerline/ledgerline/services/submission/service"
 )
 
 func serveCmd() *cobra.Command {
@@ -22,7 +23,8 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run every Ledgerline service in one process",
 		Long: "Runs the platform: with no --nats-url an embedded nats-server with JetStream, with no --database-url a private\n" +
-			"PostgreSQL, both in --data-dir; then the services (ingest, rules, reports) behind the HTTP API on --http-addr.",
+			"PostgreSQL, both in --data-dir; then the services (ingest, rules, reports, submission; with no submission channels configured, the\n" +
+			"bundled regulator simulator as channel regulator-sim) behind the HTTP API on --http-addr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -40,6 +42,7 @@ type running struct {
 	ingest   *ingest.Service
 	rules    *rules.Service
 	reports  *reports.Service
+	submit   *submissionservice.Running
 	addr     string
 }
 
@@ -68,6 +71,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	}
 	defer rs.Stop()
 	reps := reportsservice.Start(ctx, p, srv, rs)
+	subs, err := submissionservice.Start(ctx, p, srv, reps)
+	if err != nil {
+		return err
+	}
+	reps.SetSubmitter(submissionservice.AutoSubmitter{Service: subs.Service})
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -80,7 +88,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 	case err := <-errc:
 		return err
 	case addr := <-ready:
-		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, rules: rs, reports: reps, addr: addr}) {
+		if onReady != nil && !onReady(ctx, running{platform: p, ingest: ing, rules: rs, reports: reps, submit: subs, addr: addr}) {
 			cancel()
 		}
 	}

@@ -519,6 +519,17 @@ func (s *Store) LastRun(ctx context.Context, template string) (Run, bool, error)
 	return r, err == nil, err
 }
 
+// LastFinishedRun is the latest run of a template that made its filing.
+func (s *Store) LastFinishedRun(ctx context.Context, template string) (Run, bool, error) {
+	r := Run{Template: template}
+	err := s.pool.QueryRow(ctx, `SELECT period, due_at, claimed_by, filing_id FROM schedule_runs
+		WHERE template = $1 AND filing_id IS NOT NULL ORDER BY due_at DESC LIMIT 1`, template).Scan(&r.Period, &r.DueAt, &r.ClaimedBy, &r.FilingID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
 // Runs lists the recorded runs of a template, newest first.
 func (s *Store) Runs(ctx context.Context, template string) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `SELECT template, period, due_at, claimed_by, coalesce(filing_id, ''), coalesce(error, '') FROM schedule_runs
