@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledgerline/ledgerline/platform/pgtest"
+	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/reportstest"
 	reportsstore "github.com/ledgerline/ledgerline/services/reports/store"
 	"github.com/ledgerline/ledgerline/services/submission"
@@ -25,6 +26,7 @@ import (
 	"github.com/ledgerline/ledgerline/services/submission/channel/dirchan"
 	"github.com/ledgerline/ledgerline/services/submission/channel/httpchan"
 	"github.com/ledgerline/ledgerline/services/submission/channel/sftpchan"
+	"github.com/ledgerline/ledgerline/services/submission/service"
 	"github.com/ledgerline/ledgerline/services/submission/sftptest"
 	"github.com/ledgerline/ledgerline/services/submission/sim"
 	"github.com/ledgerline/ledgerline/services/submission/store"
@@ -53,6 +55,10 @@ figures:
 
 // testTemplate files loan_exposure; validation v1 passes unless blocked is set.
 func testTemplate(channelName string, blocked bool) string {
+	return testTemplateAuto(channelName, blocked, false)
+}
+
+func testTemplateAuto(channelName string, blocked, auto bool) string {
 	expr := `cell("total") >= decimal("0")`
 	if blocked {
 		expr = `cell("total") < decimal("0")`
@@ -72,8 +78,8 @@ sheets:
 validations:
   - {id: v1, expr: '%s', severity: error}
 outputs: [xlsx, csv, json]
-submission: {channel: %s}
-`, expr, channelName)
+submission: {channel: %s, auto: %v}
+`, expr, channelName, auto)
 }
 
 // env is the reports stack, the regulator simulator and the submission service.
@@ -86,7 +92,11 @@ type env struct {
 
 // newEnv starts everything; extra channels join regulator-sim (the simulator,
 // with a client timeout of timeout).
-func newEnv(t *testing.T, timeout time.Duration, extra ...channel.Channel) *env {
+func newEnv(t testing.TB, timeout time.Duration, extra ...channel.Channel) *env {
+	return newEnvWith(t, 4, timeout, extra...)
+}
+
+func newEnvWith(t testing.TB, workers int, timeout time.Duration, extra ...channel.Channel) *env {
 	t.Helper()
 	s := reportstest.New(t)
 	e := &env{Stack: s, sim: sim.New(sim.Config{HangFor: 5 * time.Second})}
@@ -101,7 +111,7 @@ func newEnv(t *testing.T, timeout time.Duration, extra ...channel.Channel) *env 
 		t.Fatal(err)
 	}
 	e.svc = submission.New(store.New(s.DB.Pool), s.Reports, append([]channel.Channel{hc}, extra...),
-		submission.Config{Workers: 4, PollInterval: 20 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		submission.Config{Workers: workers, PollInterval: 20 * time.Millisecond, BaseBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 			Lease: 2 * time.Second, Instance: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	s.Server.Handle(api.New(e.svc).Routes()...)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +125,7 @@ func newEnv(t *testing.T, timeout time.Duration, extra ...channel.Channel) *env 
 }
 
 // filing onboards, approves and files the test template for period.
-func (e *env) filing(t *testing.T, channelName string, blocked bool, period string) reportsstore.Filing {
+func (e *env) filing(t testing.TB, channelName string, blocked bool, period string) reportsstore.Filing {
 	t.Helper()
 	if code, body := e.OnboardTemplate("maker", testTemplate(channelName, blocked), nil); code != 201 {
 		t.Fatalf("onboard: %d %s", code, body)
@@ -442,4 +452,36 @@ type storeFilings struct{ *reportsstore.Store }
 
 func (storeFilings) SubmissionChannel(context.Context, reportsstore.Filing) (string, error) {
 	return "regulator-sim", nil
+}
+
+// TestScheduledFilingIsSubmittedAutomatically: a template with submission
+// auto: true has its scheduled filings submitted when they are submittable.
+func TestScheduledFilingIsSubmittedAutomatically(t *testing.T) {
+	e := newEnv(t, 5*time.Second)
+	if code, body := e.OnboardTemplate("maker", testTemplateAuto("regulator-sim", false, true), nil); code != 201 {
+		t.Fatalf("onboard: %d %s", code, body)
+	}
+	if code := e.Do("POST", "/v1/templates/test-sub/versions/1/approve", "checker", nil, nil); code != 200 {
+		t.Fatalf("approve: %d", code)
+	}
+	// Two months on, the run of the 5th at 06:00 UTC has passed at least once.
+	later := time.Now().AddDate(0, 2, 0)
+	rep := e.NewReports(reports.Config{RulesTimeout: 20 * time.Second, Instance: "scheduler", Now: func() time.Time { return later }})
+	rep.SetSubmitter(service.AutoSubmitter{Service: e.svc})
+	if err := rep.ScheduleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := rep.Filings(context.Background(), "test-sub", "", 10)
+	if err != nil || len(fs) == 0 {
+		t.Fatalf("scheduled filings: %v (%v)", fs, err)
+	}
+	for _, f := range fs {
+		sub, err := store.New(e.DB.Pool).ByFiling(context.Background(), f.ID)
+		if err != nil {
+			t.Fatalf("filing %s was not submitted: %v", f.ID, err)
+		}
+		if got := e.wait(t, sub.ID); got.Status != store.Accepted || !strings.HasPrefix(got.CreatedBy, "key:scheduler") {
+			t.Fatalf("automatic submission of %s: %+v", f.ID, got)
+		}
+	}
 }
