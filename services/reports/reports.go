@@ -395,27 +395,43 @@ func periodFits(frequency, p string) error {
 // build computes, renders and stores a filing of version st for period p as of asOf.
 func (s *Service) build(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
 	by auth.Principal, id, amends string) (store.Filing, error) {
-	src := &figureSource{ctx: ctx, rules: s.rules, period: p, currency: t.ReportingCurrency, asOf: asOf, versions: map[string]int{},
-		derived: map[string]decimal.Decimal{}}
-	loc, _ := time.LoadLocation(t.Timezone)
-	src.loc = loc
-	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
-	if err != nil {
-		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
-	}
-	files, err := renderFiles(t, r, st.Layout)
+	r, files, versions, err := s.compute(ctx, st, t, p, asOf, nil)
 	if err != nil {
 		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
 	}
 	f := store.Filing{ID: id, Template: st.ID, TemplateVersion: st.Version, Period: p.Text, AsOfSeq: asOf, Currency: t.ReportingCurrency,
-		RuleVersions: src.versions, ValidationsOK: r.ValidationsPassed(), SignOff: t.SignOff == "required",
+		RuleVersions: versions, ValidationsOK: r.ValidationsPassed(), SignOff: t.SignOff == "required",
 		CreatedBy: by.Actor(), CreatedByKey: by.KeyID, Amends: amends, Files: files, Report: r}
 	if err := s.store.CreateFiling(ctx, f, cellRows(t, r)); err != nil {
 		return store.Filing{}, err
 	}
 	s.log.Info("filing created", "filing_id", id, "template", st.ID, "version", st.Version, "period", p.Text, "as_of_seq", asOf,
-		"validations_passed", f.ValidationsOK)
+		"validations_passed", f.ValidationsOK, "amends", amends)
 	return s.store.Filing(ctx, id)
+}
+
+// compute derives and renders a report of version st for period p as of asOf,
+// with the rule set versions pinned (nil: those effective for the period). It
+// answers the report, its files and the rule set versions used.
+func (s *Service) compute(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
+	pinned map[string]int) (filing.Report, []store.File, map[string]int, error) {
+	src := s.source(ctx, t, p, asOf, pinned)
+	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
+	if err != nil {
+		return filing.Report{}, nil, nil, err
+	}
+	files, err := renderFiles(t, r, st.Layout)
+	if err != nil {
+		return filing.Report{}, nil, nil, err
+	}
+	return r, files, src.versions, nil
+}
+
+// source answers figures of template t for period p as of asOf.
+func (s *Service) source(ctx context.Context, t *template.Template, p period.Period, asOf uint64, pinned map[string]int) *figureSource {
+	loc, _ := time.LoadLocation(t.Timezone)
+	return &figureSource{ctx: ctx, rules: s.rules, period: p, loc: loc, currency: t.ReportingCurrency, asOf: asOf,
+		pinned: pinned, versions: map[string]int{}, derived: map[string]decimal.Decimal{}}
 }
 
 // cellRows flattens a report into its stored amounts: every cell with its
@@ -465,12 +481,14 @@ type figureSource struct {
 	loc      *time.Location
 	currency string
 	asOf     uint64
+	pinned   map[string]int // rule set versions to use (nil: those effective for the period)
 	versions map[string]int
 	derived  map[string]decimal.Decimal // derived figures already computed, by name and filter
 }
 
 func (f *figureSource) request(name string, where map[string]string) rules.FigureRequest {
-	return rules.FigureRequest{Name: name, Period: f.period.Text, Location: f.loc, AsOfSeq: f.asOf, Currency: f.currency, Where: where}
+	return rules.FigureRequest{Name: name, Period: f.period.Text, Location: f.loc, AsOfSeq: f.asOf, Currency: f.currency, Where: where,
+		Versions: f.pinned}
 }
 
 func (f *figureSource) Rows(name string) ([]filing.DimValue, error) {

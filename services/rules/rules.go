@@ -221,6 +221,10 @@ type FigureRequest struct {
 	AsOfSeq  uint64         // 0: the current rules watermark
 	Currency string         // reporting currency ("" : the figure's own, if it has one)
 	Where    map[string]string
+	// Versions pins rule set versions (rule set → version), for replaying a
+	// filing with the versions it used; a rule set not named here resolves to
+	// its version effective for the period.
+	Versions map[string]int
 }
 
 // Conversion is an fx rate used for a figure.
@@ -270,7 +274,7 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 	if depth > 32 {
 		return Figure{}, fmt.Errorf("figure %s: derived figures nest too deep", r.Name)
 	}
-	l, f, err := s.resolve(r.Name, p)
+	l, f, err := s.resolve(r.Name, p, r.Versions)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -368,12 +372,26 @@ func (s *Service) defaultAsOf(ctx context.Context, name string, p period.Period)
 
 // resolve finds the rule set version in force for the period (the latest whose
 // effective_from is not after the period's start) and the figure in it.
-func (s *Service) resolve(name string, p period.Period) (*loaded, *ruleset.Figure, error) {
+func (s *Service) resolve(name string, p period.Period, pinned ...map[string]int) (*loaded, *ruleset.Figure, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	owner, ok := s.owner[name]
 	if !ok {
 		return nil, nil, fmt.Errorf("figure %q: no rule set defines it: %w", name, httpjson.ErrNotFound)
+	}
+	if len(pinned) > 0 {
+		if v, ok := pinned[0][owner]; ok {
+			for _, l := range s.versions[owner] {
+				if l.meta.Version == v {
+					f, ok := l.figures[name]
+					if !ok {
+						return nil, nil, fmt.Errorf("figure %q is not in rule set %s v%d: %w", name, owner, v, httpjson.ErrNotFound)
+					}
+					return l, f, nil
+				}
+			}
+			return nil, nil, fmt.Errorf("rule set %s has no version %d: %w", owner, v, httpjson.ErrNotFound)
+		}
 	}
 	start, _ := period.Parse(p.Text, time.UTC)
 	var found *loaded
@@ -516,7 +534,7 @@ func (s *Service) Breakdown(ctx context.Context, r FigureRequest) (Breakdown, er
 			return Breakdown{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
 		}
 	}
-	l, f, err := s.resolve(r.Name, p)
+	l, f, err := s.resolve(r.Name, p, r.Versions)
 	if err != nil {
 		return Breakdown{}, err
 	}
@@ -626,4 +644,114 @@ func (s *Service) FigureInfo(name string) (kind string, dimensions []string, ok 
 func (s *Service) LastSeq(ctx context.Context) (uint64, error) {
 	_, last, err := s.mgr.State(ctx)
 	return last, err
+}
+
+// ContributionRow is one contribution of a figure as lineage shows it: the
+// event, what it contributed in its own currency and in the asked one.
+type ContributionRow struct {
+	Seq        uint64            `json:"seq"`
+	EventID    string            `json:"event_id"`
+	Subject    string            `json:"subject"`
+	OccurredAt time.Time         `json:"occurred_at"`
+	Dimensions map[string]string `json:"dimensions"`
+	Value      string            `json:"value"`              // as contributed, in Currency
+	Currency   string            `json:"currency,omitempty"` // the contribution's own currency
+	// Converted is the value in the asked currency, with the rate used (nil when
+	// no conversion was needed).
+	Converted  *ConvertedValue `json:"converted,omitempty"`
+	Adjustment string          `json:"adjustment_period,omitempty"` // set for a manual adjustment
+}
+
+// ConvertedValue is a contribution converted into the reporting currency.
+type ConvertedValue struct {
+	Value      string     `json:"value"`
+	Currency   string     `json:"currency"`
+	Conversion Conversion `json:"rate"`
+}
+
+// Contributions pages the contributions that make up a stock, flow or
+// cumulative figure under the request's filter, newest seq first, below before
+// (0: from the watermark). Their converted values sum to the figure.
+func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uint64, limit int) ([]ContributionRow, error) {
+	if r.Location == nil {
+		r.Location = time.UTC
+	}
+	p, err := period.Parse(r.Period, r.Location)
+	if err != nil {
+		return nil, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if r.AsOfSeq == 0 {
+		return nil, fmt.Errorf("contributions need a watermark (as_of_seq): %w", httpjson.ErrInvalid)
+	}
+	l, f, err := s.resolve(r.Name, p, r.Versions)
+	if err != nil {
+		return nil, err
+	}
+	if f.Kind == ruleset.KindDerived {
+		return nil, fmt.Errorf("figure %s is derived: it has no contributions of its own, see its inputs: %w", f.Name, httpjson.ErrInvalid)
+	}
+	rows, err := s.store.Rows(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	rates := map[string]store.Rate{}
+	out := make([]ContributionRow, 0, len(rows))
+	for _, row := range rows {
+		c := ContributionRow{Seq: row.Seq, EventID: row.EventID, Subject: row.Subject, OccurredAt: row.OccurredAt, Dimensions: row.Dims,
+			Value: row.Value.String(), Currency: row.Currency, Adjustment: row.AdjPeriod}
+		if row.Currency != "" && r.Currency != "" && row.Currency != r.Currency {
+			rate, ok := rates[row.Currency]
+			if !ok {
+				if rate, err = s.store.FXRate(ctx, row.Currency, r.Currency, p.End, r.AsOfSeq); err != nil {
+					return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+				}
+				rates[row.Currency] = rate
+			}
+			c.Converted = &ConvertedValue{Value: rate.Convert(row.Value).String(), Currency: r.Currency, Conversion: Conversion{
+				From: rate.From, To: rate.To, Rate: rate.Rate.String(), Inverse: rate.Inverse, EventID: rate.EventID, Seq: rate.Seq}}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// EventContributions lists what the event at seq contributed, by every rule set version.
+func (s *Service) EventContributions(ctx context.Context, seq uint64) ([]store.EventContribution, error) {
+	return s.store.EventContributions(ctx, seq)
+}
+
+// Superseded lists the events that corrections or voids with seq in (after,
+// through] took out of the figure under the request's filter.
+func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, through uint64) ([]store.Supersession, error) {
+	if r.Location == nil {
+		r.Location = time.UTC
+	}
+	p, err := period.Parse(r.Period, r.Location)
+	if err != nil {
+		return nil, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	l, f, err := s.resolve(r.Name, p, r.Versions)
+	if err != nil || f.Kind == ruleset.KindDerived {
+		return nil, err
+	}
+	return s.store.Superseded(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Where: r.Where}, after, through)
+}
+
+// FigureDefinition is a figure as a rule set version defines it, with its CEL
+// source, for lineage.
+func (s *Service) FigureDefinition(ruleset string, version int, name string) (store.FigureDef, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, l := range s.versions[ruleset] {
+		if l.meta.Version != version {
+			continue
+		}
+		for _, f := range l.meta.Figures {
+			if f.Name == name {
+				return f, true
+			}
+		}
+	}
+	return store.FigureDef{}, false
 }

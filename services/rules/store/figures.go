@@ -138,14 +138,9 @@ func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error
 			) x WHERE ` + filter + `$2::timestamptz < $4::timestamptz GROUP BY 1, 2
 		) g JOIN dim_sets d ON d.id = g.dim_set ORDER BY g.dim_set, g.currency`
 	}
-	var figureID int32
-	err = s.pool.QueryRow(ctx, `SELECT id FROM ruleset_figures WHERE ruleset = $1 AND version = $2 AND figure = $3`,
-		q.Ruleset, q.Version, q.Figure).Scan(&figureID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("figure %s is not defined by rule set %s v%d: %w", q.Figure, q.Ruleset, q.Version, httpjson.ErrNotFound)
-	}
+	figureID, err := s.figureID(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
+		return nil, err
 	}
 	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period}
 	if filter != "" {
@@ -156,6 +151,20 @@ func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error
 		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
 	}
 	return rows, nil
+}
+
+// figureID is the key of q's figure in q's rule set version.
+func (s *Store) figureID(ctx context.Context, q Query) (int32, error) {
+	var id int32
+	err := s.pool.QueryRow(ctx, `SELECT id FROM ruleset_figures WHERE ruleset = $1 AND version = $2 AND figure = $3`,
+		q.Ruleset, q.Version, q.Figure).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("figure %s is not defined by rule set %s v%d: %w", q.Figure, q.Ruleset, q.Version, httpjson.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("figure %s: %w", q.Figure, err)
+	}
+	return id, nil
 }
 
 // Rate is the fx rate used to convert From into To.

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// Row is one contribution as lineage shows it.
+type Row struct {
+	Seq        uint64
+	EventID    string
+	Subject    string
+	OccurredAt time.Time
+	Value      decimal.Decimal
+	Currency   string // "" for none
+	Dims       map[string]string
+	AdjPeriod  string // set for a manual adjustment
+}
+
+// liveOf is the live condition of alias at watermark $3.
+func liveOf(alias string) string {
+	return alias + `.seq <= $3 AND NOT EXISTS (
+		SELECT 1 FROM supersessions s WHERE s.superseded_id = ` + alias + `.event_id AND s.by_seq <= $3)`
+}
+
+// Rows pages the contributions Sums adds up for q — for a stock figure only each
+// subject's latest live row — newest seq first, below before (0: from the
+// watermark down), at most limit. The seq of the last row is the next page's
+// before: a keyset cursor, stable while the watermark is fixed.
+func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]Row, error) {
+	figureID, err := s.figureID(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if before == 0 || before > q.AsOf+1 {
+		before = q.AsOf + 1
+	}
+	var period string
+	switch q.Kind {
+	case "flow":
+		period = `c.occurred_at >= $2 AND c.occurred_at < $4`
+	case "stock":
+		period = `c.occurred_at < $4 AND NOT EXISTS (
+			SELECT 1 FROM contributions l WHERE l.figure_id = c.figure_id AND l.subject = c.subject AND l.adj_period IS NULL
+			  AND l.occurred_at < $4 AND (l.occurred_at, l.seq) > (c.occurred_at, c.seq) AND ` + liveOf("l") + `)`
+	case "cumulative":
+		period = `c.occurred_at < $4`
+	default:
+		return nil, fmt.Errorf("figure %s: kind %q has no contributions", q.Figure, q.Kind)
+	}
+	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period, int64(before), limit}
+	filter := ""
+	if len(q.Where) > 0 {
+		where, err := json.Marshal(q.Where)
+		if err != nil {
+			return nil, err
+		}
+		filter = "AND c.dim_set IN (SELECT id FROM dim_sets WHERE dims @> $8::jsonb)"
+		args = append(args, where)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.seq, c.event_id, c.subject, c.occurred_at, c.value::text, coalesce(c.currency, ''), d.dims,
+			coalesce(c.adj_period, '')
+		FROM contributions c JOIN dim_sets d ON d.id = c.dim_set
+		WHERE c.figure_id = $1 AND c.seq < $6 AND `+liveOf("c")+` `+filter+` AND $2::timestamptz < $4::timestamptz
+		  AND (c.adj_period = $5 OR (c.adj_period IS NULL AND `+period+`))
+		ORDER BY c.seq DESC LIMIT $7`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s contributions: %w", q.Figure, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) {
+		var (
+			row  Row
+			seq  int64
+			val  string
+			dims []byte
+		)
+		if err := r.Scan(&seq, &row.EventID, &row.Subject, &row.OccurredAt, &val, &row.Currency, &dims, &row.AdjPeriod); err != nil {
+			return row, err
+		}
+		row.Seq = uint64(seq)
+		if err := json.Unmarshal(dims, &row.Dims); err != nil {
+			return row, err
+		}
+		row.Value, err = decimal.NewFromString(val)
+		return row, err
+	})
+}
+
+// EventContribution is what one event contributed to one figure.
+type EventContribution struct {
+	Ruleset    string
+	Version    int
+	Figure     string
+	Dims       map[string]string
+	Value      decimal.Decimal
+	Currency   string
+	OccurredAt time.Time
+	AdjPeriod  string
+}
+
+// EventContributions lists every contribution of the event at seq, by every
+// rule set version.
+func (s *Store) EventContributions(ctx context.Context, seq uint64) ([]EventContribution, error) {
+	rows, err := s.pool.Query(ctx, `SELECT f.ruleset, f.version, f.figure, d.dims, c.value::text, coalesce(c.currency, ''), c.occurred_at,
+			coalesce(c.adj_period, '')
+		FROM ruleset_figures f JOIN contributions c ON c.figure_id = f.id AND c.seq = $1 JOIN dim_sets d ON d.id = c.dim_set
+		ORDER BY f.ruleset, f.version, f.figure`, int64(seq))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventContribution, error) {
+		var (
+			c    EventContribution
+			dims []byte
+			val  string
+		)
+		if err := r.Scan(&c.Ruleset, &c.Version, &c.Figure, &dims, &val, &c.Currency, &c.OccurredAt, &c.AdjPeriod); err != nil {
+			return c, err
+		}
+		if err := json.Unmarshal(dims, &c.Dims); err != nil {
+			return c, err
+		}
+		c.Value, err = decimal.NewFromString(val)
+		return c, err
+	})
+}
+
+// Superseded lists the events superseded or voided by events with seq in
+// (after, through], whose contributions to q's figure (under q.Where) were
+// known at after: what a late correction or void took out of a figure.
+func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) ([]Supersession, error) {
+	figureID, err := s.figureID(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	where, err := json.Marshal(q.Where)
+	if err != nil {
+		return nil, err
+	}
+	if q.Where == nil {
+		where = []byte("{}")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq FROM supersessions s
+		JOIN contributions c ON c.event_id = s.superseded_id
+		WHERE c.figure_id = $1 AND c.seq <= $2 AND s.by_seq > $2 AND s.by_seq <= $3
+		  AND c.dim_set IN (SELECT id FROM dim_sets WHERE dims @> $4::jsonb)
+		ORDER BY s.by_seq`, figureID, int64(after), int64(through), where)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Supersession, error) {
+		var (
+			sp  Supersession
+			seq int64
+		)
+		err := r.Scan(&sp.Superseded, &sp.By, &seq)
+		sp.BySeq = uint64(seq)
+		return sp, err
+	})
+}
