@@ -23,7 +23,7 @@ const Ingest = "services/ingest"
 // longest prefix that matches wins ({id} matches one segment).
 var owners = map[string][]string{
 	"services/rules":      {"/v1/rulesets", "/v1/figures", "/v1/adjustments", "/v1/rules", "/v1/projections"},
-	"services/reports":    {"/v1/templates", "/v1/filings", "/v1/schedule"},
+	"services/reports":    {"/v1/templates", "/v1/filings", "/v1/schedule", "/v1/events/{id}/impact"},
 	"services/submission": {"/v1/submissions", "/v1/filings/{id}/submissions"},
 }
 

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,18 @@ func (s *Service) Event(ctx context.Context, id string) (StoredEvent, error) {
 		return StoredEvent{}, err
 	}
 	return StoredEvent{Seq: m.Seq, RecordedAt: m.RecordedAt, Subject: m.Subject, SentBy: m.SentBy, SupersededBy: k.SupersededBy, Event: m.Data}, nil
+}
+
+// EventAt reads the event stored at seq.
+func (s *Service) EventAt(ctx context.Context, seq uint64) (StoredEvent, error) {
+	m, err := stream.Get(ctx, s.events.Stream, seq)
+	if errors.Is(err, stream.ErrNoMessage) {
+		return StoredEvent{}, fmt.Errorf("no event at seq %d: %w", seq, httpjson.ErrNotFound)
+	}
+	if err != nil {
+		return StoredEvent{}, err
+	}
+	return StoredEvent{Seq: m.Seq, RecordedAt: m.RecordedAt, Subject: m.Subject, SentBy: m.SentBy, Event: m.Data}, nil
 }
 
 // StreamState summarises the event store.

@@ -68,6 +68,8 @@ type Service struct {
 	mu        sync.Mutex
 	parsed    map[string]*template.Template // "id/version" → parsed source
 	submitter Submitter
+	lineage   LineageRules
+	events    Events
 }
 
 // Submitter submits a filing to its regulator (the submission service).

@@ -70,7 +70,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 		return err
 	}
 	defer rs.Stop()
-	reps := reportsservice.Start(ctx, p, srv, rs)
+	reps := reportsservice.Start(ctx, p, srv, rs, ing)
 	subs, err := submissionservice.Start(ctx, p, srv, reps)
 	if err != nil {
 		return err

@@ -39,6 +39,11 @@ func (h *Handlers) Routes() []server.Route {
 		{Pattern: "POST /v1/filings/{id}/sign-off", Roles: []auth.Role{auth.RoleCompliance}, Handler: h.signOff},
 		{Pattern: "POST /v1/filings/{id}/override", Roles: []auth.Role{auth.RoleOperator}, Handler: h.override},
 		{Pattern: "GET /v1/schedule", Roles: readers, Handler: h.schedule},
+		{Pattern: "GET /v1/filings/{id}/cells/{code}", Roles: readers, Handler: h.cell},
+		{Pattern: "GET /v1/filings/{id}/cells/{code}/contributions", Roles: readers, Handler: h.contributions},
+		{Pattern: "POST /v1/filings/{id}/replay", Roles: readers, Handler: h.replay},
+		{Pattern: "POST /v1/filings/{id}/restatements", Roles: []auth.Role{auth.RoleOperator}, Handler: h.restate},
+		{Pattern: "GET /v1/events/{id}/impact", Roles: readers, Handler: h.impact},
 	}
 }
 
@@ -242,4 +247,68 @@ func (h *Handlers) schedule(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := h.svc.Schedule(r.Context(), n)
 	httpjson.Answer(w, http.StatusOK, map[string]any{"schedule": u}, err)
+}
+
+// row reads ?row= (a table row, 1..; absent or 0 for a cell).
+func row(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("row")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "row must be a table row number (1, 2, ...)", nil)
+		return 0, false
+	}
+	return n, true
+}
+
+func (h *Handlers) cell(w http.ResponseWriter, r *http.Request) {
+	n, ok := row(w, r)
+	if !ok {
+		return
+	}
+	c, err := h.svc.Cell(r.Context(), r.PathValue("id"), r.PathValue("code"), n)
+	httpjson.Answer(w, http.StatusOK, c, err)
+}
+
+func (h *Handlers) contributions(w http.ResponseWriter, r *http.Request) {
+	n, ok := row(w, r)
+	if !ok {
+		return
+	}
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 1000 {
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "limit must be a number from 1 to 1000", nil)
+			return
+		}
+		limit = v
+	}
+	p, err := h.svc.CellContributions(r.Context(), r.PathValue("id"), r.PathValue("code"), n, r.URL.Query().Get("cursor"), limit)
+	httpjson.Answer(w, http.StatusOK, p, err)
+}
+
+func (h *Handlers) replay(w http.ResponseWriter, r *http.Request) {
+	out, err := h.svc.Replay(r.Context(), r.PathValue("id"))
+	if errors.Is(err, reports.ErrRulesBehind) {
+		httpjson.WriteError(w, http.StatusGatewayTimeout, "rules_behind", err.Error(), nil)
+		return
+	}
+	httpjson.Answer(w, http.StatusOK, out, err)
+}
+
+func (h *Handlers) restate(w http.ResponseWriter, r *http.Request) {
+	out, err := h.svc.Restate(r.Context(), r.PathValue("id"), caller(r))
+	if errors.Is(err, reports.ErrRulesBehind) {
+		httpjson.WriteError(w, http.StatusGatewayTimeout, "rules_behind", err.Error(), nil)
+		return
+	}
+	httpjson.Answer(w, http.StatusCreated, out, err)
+}
+
+func (h *Handlers) impact(w http.ResponseWriter, r *http.Request) {
+	out, err := h.svc.Impact(r.Context(), r.PathValue("id"))
+	httpjson.Answer(w, http.StatusOK, out, err)
 }

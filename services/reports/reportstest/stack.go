@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -25,10 +26,12 @@ import (
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
 	"github.com/ledgerline/ledgerline/platform/eventstore"
+	"github.com/ledgerline/ledgerline/platform/httpjson"
 	"github.com/ledgerline/ledgerline/platform/postgres"
 	"github.com/ledgerline/ledgerline/platform/server"
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/api"
+	"github.com/ledgerline/ledgerline/services/ingest/stream"
 	"github.com/ledgerline/ledgerline/services/reports/store"
 	"github.com/ledgerline/ledgerline/services/rules"
 	rulesapi "github.com/ledgerline/ledgerline/services/rules/api"
@@ -95,7 +98,26 @@ func New(t testing.TB) *Stack {
 
 // NewReports is another reports service on the same database and rules.
 func (s *Stack) NewReports(cfg reports.Config) *reports.Service {
-	return reports.New(store.New(s.DB.Pool), s.Rules, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := reports.New(store.New(s.DB.Pool), s.Rules, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc.SetLineage(s.Rules, streamEvents{s})
+	return svc
+}
+
+// streamEvents reads events straight from the stream, and ids through the
+// event index PublishRaw fills as ingest would.
+type streamEvents struct{ s *Stack }
+
+func (e streamEvents) EventAt(ctx context.Context, seq uint64) (reports.Event, error) {
+	m, err := stream.Get(ctx, e.s.Events.Stream, seq)
+	return reports.Event{Seq: m.Seq, RecordedAt: m.RecordedAt, SentBy: m.SentBy, Envelope: m.Data}, err
+}
+
+func (e streamEvents) EventByID(ctx context.Context, id string) (reports.Event, error) {
+	var seq int64
+	if err := e.s.DB.Pool.QueryRow(ctx, `SELECT seq FROM event_index WHERE id = $1`, id).Scan(&seq); err != nil {
+		return reports.Event{}, fmt.Errorf("event %q: %v: %w", id, err, httpjson.ErrNotFound)
+	}
+	return e.EventAt(ctx, uint64(seq))
 }
 
 // Publish stores an event in the stream as ingest would, answering its seq.
@@ -118,6 +140,10 @@ func (s *Stack) PublishRaw(raw []byte) uint64 {
 	ack, err := s.Events.JS.PublishMsg(context.Background(), &nats.Msg{Subject: envelope.StreamSubject(ev.Type, ev.Subject), Data: raw},
 		jetstream.WithMsgID(ev.ID))
 	if err != nil {
+		s.T.Fatal(err)
+	}
+	if _, err := s.DB.Pool.Exec(context.Background(), `INSERT INTO event_index (id, seq, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		ev.ID, int64(ack.Sequence), ev.Type); err != nil {
 		s.T.Fatal(err)
 	}
 	return ack.Sequence
