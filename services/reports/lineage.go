@@ -702,4 +702,3 @@ func counts(c rulesstore.EventContribution, kind string, p period.Period) bool {
 	}
 	return c.OccurredAt.Before(p.End)
 }
-

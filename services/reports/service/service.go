@@ -8,8 +8,8 @@ import (
 	"strconv"
 
 	"github.com/ledgerline/ledgerline/platform/app"
-	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/platform/server"
+	"github.com/ledgerline/ledgerline/services/ingest"
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/api"
 	"github.com/ledgerline/ledgerline/services/reports/store"
