@@ -755,3 +755,42 @@ func (s *Service) FigureDefinition(ruleset string, version int, name string) (st
 	}
 	return store.FigureDef{}, false
 }
+
+// SeqAt maps knowledge time to the stream: the last seq recorded at or before
+// t (0 when none was). Sequences are never deleted from the event stream and
+// their recorded times only grow, so a binary search over GetMsg finds it.
+func (s *Service) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
+	st, err := s.mgr.Stream(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("event stream: %w: %w", err, httpjson.ErrUnavailable)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("event stream: %w: %w", err, httpjson.ErrUnavailable)
+	}
+	lo, hi := info.State.FirstSeq, info.State.LastSeq // the answer is in [lo-1, hi]
+	if hi == 0 {
+		return 0, nil
+	}
+	at := func(seq uint64) (time.Time, error) {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read seq %d: %w: %w", seq, err, httpjson.ErrUnavailable)
+		}
+		return m.Time, nil
+	}
+	ans := lo - 1
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		tm, err := at(mid)
+		if err != nil {
+			return 0, err
+		}
+		if tm.After(t) {
+			hi = mid - 1
+		} else {
+			ans, lo = mid, mid+1
+		}
+	}
+	return ans, nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/services/rules"
@@ -386,5 +387,33 @@ func TestBreakdownByDimensionSet(t *testing.T) {
 	}
 	if _, _, ok := s.svc.FigureInfo("nope"); ok {
 		t.Fatal("FigureInfo of an unknown figure")
+	}
+}
+
+// TestAsOfTimeMapsKnowledgeTimeToASeq: as_of_time asks a figure as the platform
+// knew it at that moment: the last event recorded by then is the watermark.
+func TestAsOfTimeMapsKnowledgeTimeToASeq(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	s.publish(loan("t1", "L1", "CP1", "100.00", "EUR", "2026-10-10T12:00:00Z"))
+	s.publish(loan("t2", "L2", "CP2", "50.00", "EUR", "2026-10-11T12:00:00Z"))
+	s.settle()
+	between := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	s.publish(loan("t3", "L1", "CP1", "300.00", "EUR", "2026-10-20T12:00:00Z"))
+	s.settle()
+	f := s.want("loan_exposure", "2026-10", "150", "as_of_time", between.Format(time.RFC3339Nano))
+	if f.AsOfSeq != 2 {
+		t.Fatalf("as_of_time mapped to seq %d, want 2", f.AsOfSeq)
+	}
+	s.want("loan_exposure", "2026-10", "350")
+	if _, code, _ := s.figure("loan_exposure", "2026-10", "as_of_time", "2020-01-01T00:00:00Z"); code != 422 {
+		t.Fatalf("a time before every event: %d, want 422", code)
+	}
+	if _, code, _ := s.figure("loan_exposure", "2026-10", "as_of_time", "yesterday"); code != 400 {
+		t.Fatalf("a bad time: %d, want 400", code)
+	}
+	if _, code, _ := s.figure("loan_exposure", "2026-10", "as_of_time", between.Format(time.RFC3339Nano), "as_of_seq", "1"); code != 400 {
+		t.Fatalf("both as_of_seq and as_of_time: %d, want 400", code)
 	}
 }

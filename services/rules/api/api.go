@@ -94,7 +94,7 @@ func (h *Handlers) getVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 // reserved query parameters of GET /v1/figures; every other one is a dimension filter.
-var reserved = map[string]bool{"period": true, "as_of_seq": true, "currency": true, "tz": true}
+var reserved = map[string]bool{"period": true, "as_of_seq": true, "as_of_time": true, "currency": true, "tz": true}
 
 func (h *Handlers) getFigure(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -107,6 +107,27 @@ func (h *Handlers) getFigure(w http.ResponseWriter, r *http.Request) {
 		seq, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || seq == 0 {
 			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("as_of_seq %q is not a positive stream sequence", s), nil)
+			return
+		}
+		req.AsOfSeq = seq
+	}
+	if s := q.Get("as_of_time"); s != "" {
+		if req.AsOfSeq != 0 {
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", "give as_of_seq or as_of_time, not both", nil)
+			return
+		}
+		at, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			httpjson.WriteError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("as_of_time %q is not an RFC 3339 time (2026-11-05T09:00:00Z)", s), nil)
+			return
+		}
+		seq, err := h.svc.SeqAt(r.Context(), at)
+		if err != nil {
+			httpjson.Fail(w, err, nil)
+			return
+		}
+		if seq == 0 {
+			httpjson.WriteError(w, http.StatusUnprocessableEntity, "invalid", fmt.Sprintf("no event was recorded at or before %s", s), nil)
 			return
 		}
 		req.AsOfSeq = seq
