@@ -318,7 +318,9 @@ func (m *Manager) gather(ctx context.Context, cons jetstream.Consumer) ([]jetstr
 }
 
 // Stream is the event stream the consumers read.
-func (m *Manager) Stream(ctx context.Context) (jetstream.Stream, error) { return m.js.Stream(ctx, m.stream) }
+func (m *Manager) Stream(ctx context.Context) (jetstream.Stream, error) {
+	return m.js.Stream(ctx, m.stream)
+}
 
 // Watermark is the highest seq up to which every running consumer has committed
 // every event (and the stream's last seq when all are idle).
