@@ -605,3 +605,115 @@ func TestCLITemplatesAndFilings(t *testing.T) {
 		t.Fatalf("schedule:\n%s", out)
 	}
 }
+
+// TestCLILineageReplayRestateImpact traces a filed amount to its figure and events,
+// replays the filing byte for byte, restates it after a late event and shows the
+// late event's impact, all through the CLI against a served binary.
+func TestCLILineageReplayRestateImpact(t *testing.T) {
+	e := env{t: t, addr: freeAddr(t)}
+	e.vars = []string{"LEDGERLINE_DATABASE_URL=" + pgtest.URL(t), "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+		"LEDGERLINE_HTTP_ADDR=" + e.addr, "LEDGERLINE_LOG_LEVEL=warn"}
+	source, author, maker, checker, operator, auditor := e.key("source"), e.key("rule-author"), e.key("compliance"),
+		e.key("compliance"), e.key("operator"), e.key("auditor")
+	e.serve()
+	as := func(key string) env {
+		c := e
+		c.vars = append(append([]string{}, e.vars...), "LEDGERLINE_API_KEY="+key)
+		return c
+	}
+	run := func(key string, args ...string) string {
+		t.Helper()
+		out, stderr, err := as(key).run(args...)
+		if err != nil {
+			t.Fatalf("ledgerline %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return out
+	}
+	run(source, "events", "push", "../../schemas/examples/bank-2026-10.ndjson")
+	run(author, "rules", "onboard", "../../rules/own-funds.yaml", "--wait")
+	run(author, "rules", "onboard", "../../rules/credit-risk.yaml", "--wait")
+	run(maker, "templates", "onboard", "../../reports/corep-own-funds")
+	run(checker, "templates", "approve", "corep-own-funds", "1")
+	if out := run(operator, "filings", "create", "corep-own-funds", "2026-Q4"); !strings.Contains(out, "filing corep-own-funds-2026-Q4-v1") {
+		t.Fatalf("filings create:\n%s", out)
+	}
+	const filing, cell = "corep-own-funds-2026-Q4-v1", "r0015_c0010"
+
+	// Lineage: the JSON parses, and the human form shows the value and its events.
+	var lin struct {
+		Code, Sheet, At, Value, Currency string
+		Figure                           struct {
+			Name          string `json:"figure"`
+			Ruleset       string
+			Version       int
+			Contributions int64
+		}
+	}
+	if out := run(auditor, "lineage", filing, cell, "--json"); json.Unmarshal([]byte(out), &lin) != nil || lin.Value == "" ||
+		lin.Figure.Name != "tier1_capital" || lin.Figure.Contributions == 0 {
+		t.Fatalf("lineage --json: %+v\n%s", lin, out)
+	}
+	out := run(auditor, "lineage", filing, cell, "--contributions")
+	for _, want := range []string{"value:    " + lin.Value, "currency: EUR", "sheet:    C 01.00", "at:       D9", "Tier 1 capital",
+		"tier1_capital  rule set own-funds v1  cumulative", `when: event.type == "gl.posting" && event.data.gl_account in`,
+		"value: -decimal(event.data.amount)", fmt.Sprintf("from %d contribution(s)", lin.Figure.Contributions),
+		"SEQ", "gl-JE-2026-10-0001-03", "JE-2026-10-0001-03"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("lineage --contributions lacks %q:\n%s", want, out)
+		}
+	}
+	var both struct {
+		Lineage       struct{ Value string }
+		Contributions struct {
+			Contributions []struct {
+				EventID string          `json:"event_id"`
+				Event   json.RawMessage `json:"event"`
+			}
+		}
+	}
+	if out := run(auditor, "lineage", filing, cell, "--all", "--limit", "2", "--json"); json.Unmarshal([]byte(out), &both) != nil ||
+		both.Lineage.Value != lin.Value || int64(len(both.Contributions.Contributions)) != lin.Figure.Contributions {
+		t.Fatalf("lineage --all --limit 2 --json: %d contributions, want %d\n%s", len(both.Contributions.Contributions), lin.Figure.Contributions, out)
+	}
+	if out := run(auditor, "lineage", filing, cell, "--contributions", "--limit", "2"); !strings.Contains(out, "--cursor ") {
+		t.Fatalf("lineage --contributions --limit 2 names no next page:\n%s", out)
+	}
+
+	// Replay: every file matches.
+	if out := run(auditor, "replay", filing); !strings.Contains(out, "MATCH") || strings.Contains(out, "DIFFERS") ||
+		strings.Count(out, "  MATCH\n") != 3 {
+		t.Fatalf("replay:\n%s", out)
+	}
+
+	// A late retained earnings posting (credit: tier 1 rises), then the restatement.
+	const late = "gl-JE-2026-10-LATE-01"
+	lateFile := filepath.Join(t.TempDir(), "late.ndjson")
+	if err := os.WriteFile(lateFile, []byte(`{"id":"`+late+`","source":"gl","type":"gl.posting","schema_version":1,"subject":"JE-2026-10-LATE-01",`+
+		`"occurred_at":"2026-10-30T12:00:00Z","data":{"posting_id":"JE-2026-10-LATE-01","gl_account":"3100","entity":"DEMOBANK-AG",`+
+		`"amount":"-1500000.00","currency":"EUR","booking_date":"2026-10-30","description":"Retained earnings, late audit adjustment"}}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(source, "events", "push", lateFile); !strings.Contains(out, "1 accepted") {
+		t.Fatalf("push of the late event:\n%s", out)
+	}
+	run(operator, "rules", "wait")
+	out = run(operator, "restate", filing)
+	if !strings.Contains(out, "amended filing "+filing+"-r1: amends "+filing) {
+		t.Fatalf("restate names no amended filing:\n%s", out)
+	}
+	changed := false
+	for _, line := range strings.Split(out, "\n") {
+		changed = changed || (strings.HasPrefix(line, cell+" ") && strings.Contains(line, late+" contributes") && strings.Contains(line, "1500000.00"))
+	}
+	if !changed {
+		t.Fatalf("restate shows no change of %s by %s:\n%s", cell, late, out)
+	}
+
+	// Impact: the original filing's cell would change.
+	out = run(auditor, "impact", late)
+	_, would, ok := strings.Cut(out, "cells of earlier filings it would change")
+	if !ok || !regexp.MustCompile(`(?m)^\s+`+filing+`\s+2026-Q4\s+\d+\s+`+cell+`\s`).MatchString(would) ||
+		!regexp.MustCompile(`own-funds v1\s+tier1_capital\s`).MatchString(out) {
+		t.Fatalf("impact %s:\n%s", late, out)
+	}
+}

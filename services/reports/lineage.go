@@ -101,7 +101,7 @@ type cellContext struct {
 }
 
 func (s *Service) cellContext(ctx context.Context, id, code string, row int) (cellContext, error) {
-	f, err := s.store.Filing(ctx, id)
+	f, err := s.store.FilingHead(ctx, id)
 	if err != nil {
 		return cellContext{}, err
 	}
@@ -148,9 +148,13 @@ func (s *Service) Cell(ctx context.Context, id, code string, row int) (CellLinea
 	if err != nil {
 		return CellLineage{}, fmt.Errorf("cell %s: %w", code, err)
 	}
+	full, err := s.store.Filing(ctx, id)
+	if err != nil {
+		return CellLineage{}, err
+	}
 	out := CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
 		AsOfSeq: c.filing.AsOfSeq, Code: code, Row: row, Sheet: c.cell.Sheet, At: c.cell.At, Value: c.cell.Value,
-		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.filing.Report, code)}
+		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(full.Report, code)}
 	return out, nil
 }
 

@@ -485,3 +485,29 @@ func TestScheduledFilingIsSubmittedAutomatically(t *testing.T) {
 		}
 	}
 }
+
+// TestAnAuditorChangesNothing: every mutating submission endpoint answers an
+// auditor 403; reading is allowed.
+func TestAnAuditorChangesNothing(t *testing.T) {
+	e := newEnv(t, 5*time.Second)
+	f := e.filing(t, "regulator-sim", false, "2026-10")
+	sub := e.wait(t, e.submit(t, f.ID).ID)
+	mutating := 0
+	for _, r := range api.New(nil).Routes() {
+		method, path, _ := strings.Cut(r.Pattern, " ")
+		path = strings.NewReplacer("{id}", sub.ID).Replace(path)
+		if method == "GET" {
+			if code := e.Do(method, path, "auditor", nil, nil); code != 200 {
+				t.Errorf("auditor %s %s: %d, want 200", method, path, code)
+			}
+			continue
+		}
+		mutating++
+		if code := e.Do(method, path, "auditor", nil, nil); code != 403 {
+			t.Errorf("auditor %s %s: %d, want 403", method, path, code)
+		}
+	}
+	if mutating != 2 {
+		t.Fatalf("%d mutating submission routes, want 2", mutating)
+	}
+}

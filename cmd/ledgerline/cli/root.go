@@ -59,7 +59,8 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	config.RegisterFlags(root.PersistentFlags())
 	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), rulesCmd(), figuresCmd(), projectionsCmd(),
-		templatesCmd(), filingsCmd(), scheduleCmd(), submissionsCmd(), regulatorSimCmd(), demoCmd())
+		templatesCmd(), filingsCmd(), scheduleCmd(), submissionsCmd(), regulatorSimCmd(), demoCmd(),
+		lineageCmd(), replayCmd(), restateCmd(), impactCmd())
 	return root
 }
 

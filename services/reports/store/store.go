@@ -346,6 +346,26 @@ func (s *Store) Filing(ctx context.Context, id string) (Filing, error) {
 	return f, err
 }
 
+// FilingHead returns a filing without its report and files: what lineage needs
+// on every page (the report of a large filing is megabytes of JSON).
+func (s *Store) FilingHead(ctx context.Context, id string) (Filing, error) {
+	var (
+		f    Filing
+		asOf int64
+		rv   []byte
+	)
+	err := s.pool.QueryRow(ctx, `SELECT id, template, template_version, period, as_of_seq, currency, rule_versions, coalesce(amends, '')
+		FROM filings WHERE id = $1`, id).Scan(&f.ID, &f.Template, &f.TemplateVersion, &f.Period, &asOf, &f.Currency, &rv, &f.Amends)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, fmt.Errorf("filing %s: %w", id, httpjson.ErrNotFound)
+	}
+	if err != nil {
+		return f, err
+	}
+	f.AsOfSeq = uint64(asOf)
+	return f, json.Unmarshal(rv, &f.RuleVersions)
+}
+
 // OriginalFiling returns the original filing of a template version and period.
 func (s *Store) OriginalFiling(ctx context.Context, template string, version int, period string) (Filing, error) {
 	f, err := s.scanFiling(ctx, s.pool.QueryRow(ctx, `SELECT `+filingCols+` FROM filings

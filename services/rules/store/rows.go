@@ -56,12 +56,21 @@ func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]
 	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period, int64(before), limit}
 	filter := ""
 	if len(q.Where) > 0 {
+		// The filter's dimension sets first, as a list: the planner then reads
+		// just their rows by (figure, dimension set, seq).
 		where, err := json.Marshal(q.Where)
 		if err != nil {
 			return nil, err
 		}
-		filter = "AND c.dim_set IN (SELECT id FROM dim_sets WHERE dims @> $8::jsonb)"
-		args = append(args, where)
+		var sets []int32
+		if err := s.pool.QueryRow(ctx, `SELECT coalesce(array_agg(id), '{}') FROM dim_sets WHERE dims @> $1::jsonb`, where).Scan(&sets); err != nil {
+			return nil, err
+		}
+		if len(sets) == 0 {
+			return []Row{}, nil
+		}
+		filter = "AND c.dim_set = ANY($8::int[])"
+		args = append(args, sets)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.seq, c.event_id, c.subject, c.occurred_at, c.value::text, coalesce(c.currency, ''), d.dims,
 			coalesce(c.adj_period, '')
