@@ -40,24 +40,25 @@ func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]
 	if before == 0 || before > q.AsOf+1 {
 		before = q.AsOf + 1
 	}
-	var period string
+	// The figure's rows that count, by kind: a stock figure's are each subject's
+	// latest live row before the period end (the heads Sums adds up).
+	var rowsOf string
 	switch q.Kind {
 	case "flow":
-		period = `c.occurred_at >= $2 AND c.occurred_at < $4`
+		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at >= $2 AND c.occurred_at < $4 AND ` + liveOf("c")
 	case "stock":
-		period = `c.occurred_at < $4 AND NOT EXISTS (
-			SELECT 1 FROM contributions l WHERE l.figure_id = c.figure_id AND l.subject = c.subject AND l.adj_period IS NULL
-			  AND l.occurred_at < $4 AND (l.occurred_at, l.seq) > (c.occurred_at, c.seq) AND ` + liveOf("l") + `)`
+		rowsOf = `SELECT DISTINCT ON (c.subject) c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at < $4 AND ` + liveOf("c") + ` ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
 	case "cumulative":
-		period = `c.occurred_at < $4`
+		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at < $4 AND ` + liveOf("c")
 	default:
 		return nil, fmt.Errorf("figure %s: kind %q has no contributions", q.Figure, q.Kind)
 	}
 	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period, int64(before), limit}
 	filter := ""
 	if len(q.Where) > 0 {
-		// The filter's dimension sets first, as a list: the planner then reads
-		// just their rows by (figure, dimension set, seq).
 		where, err := json.Marshal(q.Where)
 		if err != nil {
 			return nil, err
@@ -74,9 +75,9 @@ func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.seq, c.event_id, c.subject, c.occurred_at, c.value::text, coalesce(c.currency, ''), d.dims,
 			coalesce(c.adj_period, '')
-		FROM contributions c JOIN dim_sets d ON d.id = c.dim_set
-		WHERE c.figure_id = $1 AND c.seq < $6 AND `+liveOf("c")+` `+filter+` AND $2::timestamptz < $4::timestamptz
-		  AND (c.adj_period = $5 OR (c.adj_period IS NULL AND `+period+`))
+		FROM ((`+rowsOf+`) UNION ALL (SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period = $5 AND `+liveOf("c")+`)) c
+		JOIN dim_sets d ON d.id = c.dim_set
+		WHERE c.seq < $6 `+filter+` AND $2::timestamptz < $4::timestamptz
 		ORDER BY c.seq DESC LIMIT $7`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("figure %s contributions: %w", q.Figure, err)
@@ -117,7 +118,8 @@ type EventContribution struct {
 func (s *Store) EventContributions(ctx context.Context, seq uint64) ([]EventContribution, error) {
 	rows, err := s.pool.Query(ctx, `SELECT f.ruleset, f.version, f.figure, d.dims, c.value::text, coalesce(c.currency, ''), c.occurred_at,
 			coalesce(c.adj_period, '')
-		FROM ruleset_figures f JOIN contributions c ON c.figure_id = f.id AND c.seq = $1 JOIN dim_sets d ON d.id = c.dim_set
+		FROM contributions c JOIN ruleset_figures f ON f.id = c.figure_id JOIN dim_sets d ON d.id = c.dim_set
+		WHERE c.seq = $1
 		ORDER BY f.ruleset, f.version, f.figure`, int64(seq))
 	if err != nil {
 		return nil, err
