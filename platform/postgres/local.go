@@ -221,10 +221,7 @@ func (l *Local) Start(ctx context.Context) error {
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + l.Dir,
 		"-c", "max_connections=200"}
 	if l.Fast {
-		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-			// Room for the indexes of millions of contribution rows (the benchmarks),
-			// and fewer checkpoints while they are written.
-			"-c", "shared_buffers=1GB", "-c", "max_wal_size=8GB")
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
 	cmd := exec.Command(filepath.Join(l.BinDir, "postgres"), args...)
 	// Pdeathsig: a private server never outlives the process that started it.
