@@ -125,3 +125,9 @@ CREATE TRIGGER filing_cells_append_only BEFORE UPDATE OR DELETE ON filing_cells
     FOR EACH ROW EXECUTE FUNCTION filing_parts_append_only();
 CREATE TRIGGER filing_files_append_only BEFORE UPDATE OR DELETE ON filing_files
     FOR EACH ROW EXECUTE FUNCTION filing_parts_append_only();
+CREATE TRIGGER filings_no_truncate BEFORE TRUNCATE ON filings
+    FOR EACH STATEMENT EXECUTE FUNCTION filing_parts_append_only();
+CREATE TRIGGER filing_cells_no_truncate BEFORE TRUNCATE ON filing_cells
+    FOR EACH STATEMENT EXECUTE FUNCTION filing_parts_append_only();
+CREATE TRIGGER filing_files_no_truncate BEFORE TRUNCATE ON filing_files
+    FOR EACH STATEMENT EXECUTE FUNCTION filing_parts_append_only();

@@ -13,6 +13,7 @@ CREATE TABLE submissions (
     received_at     timestamptz,
     feedback        jsonb NOT NULL DEFAULT '[]',
     attempts        int NOT NULL DEFAULT 0,        -- attempts recorded: uploads, lookups, status polls
+    budget_from     int NOT NULL DEFAULT 0,        -- attempts before the last operator retry: max_attempts counts from here
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error      text,
     lease_by        text,                          -- the worker holding it, until lease_until
@@ -44,3 +45,5 @@ END
 $$;
 CREATE TRIGGER submission_attempts_append_only BEFORE UPDATE OR DELETE ON submission_attempts
     FOR EACH ROW EXECUTE FUNCTION submission_attempts_append_only();
+CREATE TRIGGER submission_attempts_no_truncate BEFORE TRUNCATE ON submission_attempts
+    FOR EACH STATEMENT EXECUTE FUNCTION submission_attempts_append_only();

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -455,6 +456,9 @@ func (s *Service) Restate(ctx context.Context, id string, by auth.Principal) (Re
 		return Restatement{}, err
 	}
 	amended, err := s.build(ctx, st, t, p, last, by, fmt.Sprintf("%s-r%d", id, n+1), id)
+	if errors.Is(err, store.ErrExists) {
+		return Restatement{}, fmt.Errorf("another restatement of %s was made at the same moment: ask again: %w", id, httpjson.ErrConflict)
+	}
 	if err != nil {
 		return Restatement{}, err
 	}

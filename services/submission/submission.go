@@ -372,19 +372,25 @@ func nonNil(f []channel.Feedback) []channel.Feedback {
 	return f
 }
 
-// retry schedules the next attempt with exponential backoff and full jitter, or
-// fails the submission after a permanent error or the last attempt.
+// retry schedules the next attempt with exponential backoff and jitter, or
+// fails the submission after a permanent error or the last attempt. A
+// regulator's feedback on a refused upload is kept.
 func (s *Service) retry(sub store.Submission, action string, err error) store.Outcome {
 	o := store.Outcome{Action: action, Result: "retry", Error: err.Error()}
-	if errors.Is(err, channel.ErrPermanent) || sub.Attempts+1 >= s.cfg.MaxAttempts {
+	var fb interface{ RegulatorFeedback() []channel.Feedback }
+	if errors.As(err, &fb) && len(fb.RegulatorFeedback()) > 0 {
+		o.Feedback = fb.RegulatorFeedback()
+	}
+	used := sub.Attempts - sub.BudgetFrom
+	if errors.Is(err, channel.ErrPermanent) || used+1 >= s.cfg.MaxAttempts {
 		o.Result, o.Status = "failed", store.Failed
 		return o
 	}
-	backoff := s.cfg.BaseBackoff << min(sub.Attempts, 20)
+	backoff := s.cfg.BaseBackoff << min(used, 20)
 	if backoff <= 0 || backoff > s.cfg.MaxBackoff {
 		backoff = s.cfg.MaxBackoff
 	}
-	// Full jitter in [backoff/2, backoff): retries of many submissions spread out.
+	// Equal jitter, in [backoff/2, backoff]: retries of many submissions spread out.
 	o.Next = time.Now().Add(backoff/2 + time.Duration(mathrand.Int64N(int64(backoff/2)+1)))
 	return o
 }

@@ -356,7 +356,11 @@ func demoSubmit(ctx context.Context, cmd *cobra.Command, r running, filingID str
 	for _, a := range sub.History {
 		fmt.Fprintf(out, "  attempt %d  %-7s %s\n", a.N, a.Action, a.Outcome)
 	}
-	fmt.Fprintf(out, "  %s, receipt %s; the regulator has it once (deliveries for this key: %d)\n", sub.Status, sub.ReceiptID,
-		r.submit.Sim.Deliveries()[sub.ID])
+	if r.submit.Sim != nil {
+		fmt.Fprintf(out, "  %s, receipt %s; the regulator has it once (deliveries for this key: %d)\n", sub.Status, sub.ReceiptID,
+			r.submit.Sim.Deliveries()[sub.ID])
+	} else {
+		fmt.Fprintf(out, "  %s, receipt %s\n", sub.Status, sub.ReceiptID)
+	}
 	return nil
 }

@@ -45,8 +45,11 @@ type Submission struct {
 	ReceivedAt    *time.Time         `json:"received_at,omitempty"`
 	Feedback      []channel.Feedback `json:"feedback"`
 	Attempts      int                `json:"attempts"`
-	NextAttemptAt time.Time          `json:"next_attempt_at"`
-	LastError     string             `json:"last_error,omitempty"`
+	// BudgetFrom is Attempts at the last operator retry: the attempts a
+	// submission may still make count from there.
+	BudgetFrom    int       `json:"-"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LastError     string    `json:"last_error,omitempty"`
 	// Final says no more work will happen: accepted, rejected, failed, or
 	// delivered through a channel that has no regulator feedback (a file drop).
 	Final     bool      `json:"final"`
@@ -67,7 +70,7 @@ type Attempt struct {
 }
 
 const cols = `id, filing_id, channel, status, coalesce(amends_receipt, ''), coalesce(receipt_id, ''), received_at, feedback, attempts,
-	next_attempt_at, coalesce(last_error, ''), created_by, created_at, updated_at`
+	next_attempt_at, coalesce(last_error, ''), created_by, created_at, updated_at, budget_from`
 
 func scan(row pgx.Row) (Submission, error) {
 	var (
@@ -75,7 +78,7 @@ func scan(row pgx.Row) (Submission, error) {
 		fb []byte
 	)
 	err := row.Scan(&s.ID, &s.FilingID, &s.Channel, &s.Status, &s.AmendsReceipt, &s.ReceiptID, &s.ReceivedAt, &fb, &s.Attempts,
-		&s.NextAttemptAt, &s.LastError, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt)
+		&s.NextAttemptAt, &s.LastError, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.BudgetFrom)
 	if err == nil {
 		err = json.Unmarshal(fb, &s.Feedback)
 	}
@@ -187,11 +190,12 @@ func (s *Store) Claim(ctx context.Context, worker string, lease time.Duration) (
 			status = CASE WHEN s.status = 'pending' THEN 'sending' ELSE s.status END, updated_at = now()
 		FROM due WHERE s.id = due.id
 		RETURNING due.status, s.id, s.filing_id, s.channel, s.status, coalesce(s.amends_receipt, ''), coalesce(s.receipt_id, ''),
-			s.received_at, s.feedback, s.attempts, s.next_attempt_at, coalesce(s.last_error, ''), s.created_by, s.created_at, s.updated_at`,
+			s.received_at, s.feedback, s.attempts, s.next_attempt_at, coalesce(s.last_error, ''), s.created_by, s.created_at, s.updated_at,
+			s.budget_from`,
 		worker, fmt.Sprintf("%d milliseconds", lease.Milliseconds()))
 	var fb []byte
 	err = row.Scan(&was, &sub.ID, &sub.FilingID, &sub.Channel, &sub.Status, &sub.AmendsReceipt, &sub.ReceiptID, &sub.ReceivedAt, &fb,
-		&sub.Attempts, &sub.NextAttemptAt, &sub.LastError, &sub.CreatedBy, &sub.CreatedAt, &sub.UpdatedAt)
+		&sub.Attempts, &sub.NextAttemptAt, &sub.LastError, &sub.CreatedBy, &sub.CreatedAt, &sub.UpdatedAt, &sub.BudgetFrom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sub, "", false, nil
 	}
@@ -283,7 +287,7 @@ func receiptID(r *channel.Receipt) string {
 func (s *Store) Retry(ctx context.Context, id, by string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE submissions SET status = CASE WHEN attempts = 0 THEN 'pending' ELSE 'sending' END,
-			next_attempt_at = now(), last_error = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'`, id)
+			budget_from = attempts, next_attempt_at = now(), last_error = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'`, id)
 		if err != nil {
 			return err
 		}

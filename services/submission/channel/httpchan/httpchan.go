@@ -143,6 +143,10 @@ type RegulatorError struct {
 	Feedback   []channel.Feedback // the regulator's feedback on the refused delivery
 }
 
+// RegulatorFeedback is the regulator's feedback on the refused delivery (the
+// submitter stores it with the attempt).
+func (e *RegulatorError) RegulatorFeedback() []channel.Feedback { return e.Feedback }
+
 func (e *RegulatorError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "regulator answered %d", e.StatusCode)
