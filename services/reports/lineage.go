@@ -134,6 +134,13 @@ func (c cellContext) request() rules.FigureRequest {
 		Currency: c.filing.Currency, Where: c.cell.Filter, Versions: c.filing.RuleVersions}
 }
 
+// lineageRequest reads the cell's contributions from the lineage stored with the filing.
+func (c cellContext) lineageRequest() rules.FigureRequest {
+	r := c.request()
+	r.Filing = c.filing.ID
+	return r
+}
+
 // Cell traces a filed amount (a cell, or row n of a table) to its figure at the
 // filing's watermark with the rule set versions it used.
 func (s *Service) Cell(ctx context.Context, id, code string, row int) (CellLineage, error) {
@@ -235,7 +242,7 @@ func (s *Service) CellContributions(ctx context.Context, id, code string, row in
 	if err != nil {
 		return ContributionPage{}, err
 	}
-	rows, err := lr.Contributions(ctx, c.request(), before, limit+1)
+	rows, err := lr.Contributions(ctx, c.lineageRequest(), before, limit+1)
 	if err != nil {
 		return ContributionPage{}, fmt.Errorf("cell %s: %w", code, err)
 	}
@@ -312,7 +319,7 @@ func (s *Service) Replay(ctx context.Context, id string) (Replay, error) {
 	if err != nil {
 		return Replay{}, fmt.Errorf("%w (seq %d): %v", ErrRulesBehind, f.AsOfSeq, err)
 	}
-	r, files, _, err := s.compute(ctx, st, t, p, f.AsOfSeq, f.RuleVersions)
+	r, files, _, err := s.compute(ctx, st, t, p, f.AsOfSeq, f.RuleVersions, "")
 	if err != nil {
 		return Replay{}, fmt.Errorf("replay %s: %w", id, err)
 	}
@@ -493,7 +500,7 @@ func (s *Service) Restate(ctx context.Context, id string, by auth.Principal) (Re
 			where = a.dims
 		}
 		events, err := s.lateEvents(ctx, lr, ev, rules.FigureRequest{Name: sp.figure, Period: p.Text, Location: loc, AsOfSeq: last,
-			Currency: t.ReportingCurrency, Where: where, Versions: amended.RuleVersions}, orig.AsOfSeq)
+			Currency: t.ReportingCurrency, Where: where, Versions: amended.RuleVersions, Filing: amended.ID}, orig.AsOfSeq)
 		if err != nil {
 			return err
 		}

@@ -397,7 +397,7 @@ func periodFits(frequency, p string) error {
 // build computes, renders and stores a filing of version st for period p as of asOf.
 func (s *Service) build(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
 	by auth.Principal, id, amends string) (store.Filing, error) {
-	r, files, versions, err := s.compute(ctx, st, t, p, asOf, nil)
+	r, files, versions, err := s.compute(ctx, st, t, p, asOf, nil, id)
 	if err != nil {
 		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
 	}
@@ -413,11 +413,13 @@ func (s *Service) build(ctx context.Context, st store.Template, t *template.Temp
 }
 
 // compute derives and renders a report of version st for period p as of asOf,
-// with the rule set versions pinned (nil: those effective for the period). It
-// answers the report, its files and the rule set versions used.
+// with the rule set versions pinned (nil: those effective for the period). With
+// a lineage id the contributions behind each figure are stored as that filing's
+// lineage. It answers the report, its files and the rule set versions used.
 func (s *Service) compute(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
-	pinned map[string]int) (filing.Report, []store.File, map[string]int, error) {
+	pinned map[string]int, lineage string) (filing.Report, []store.File, map[string]int, error) {
 	src := s.source(ctx, t, p, asOf, pinned)
+	src.lineage = lineage
 	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
 	if err != nil {
 		return filing.Report{}, nil, nil, err
@@ -484,6 +486,7 @@ type figureSource struct {
 	currency string
 	asOf     uint64
 	pinned   map[string]int // rule set versions to use (nil: those effective for the period)
+	lineage  string         // the filing whose lineage the breakdowns store ("" for none)
 	versions map[string]int
 	derived  map[string]decimal.Decimal // derived figures already computed, by name and filter
 }
@@ -501,7 +504,9 @@ func (f *figureSource) Rows(name string) ([]filing.DimValue, error) {
 	if kind == "derived" {
 		return nil, filing.ErrDerived
 	}
-	b, err := f.rules.Breakdown(f.ctx, f.request(name, nil))
+	req := f.request(name, nil)
+	req.Filing = f.lineage
+	b, err := f.rules.Breakdown(f.ctx, req)
 	if err != nil {
 		return nil, err
 	}

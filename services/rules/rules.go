@@ -225,6 +225,9 @@ type FigureRequest struct {
 	// filing with the versions it used; a rule set not named here resolves to
 	// its version effective for the period.
 	Versions map[string]int
+	// Filing, for Breakdown, stores the contributions that make up the figure as
+	// that filing's lineage; for Contributions, reads them from there.
+	Filing string
 }
 
 // Conversion is an fx rate used for a figure.
@@ -541,8 +544,14 @@ func (s *Service) Breakdown(ctx context.Context, r FigureRequest) (Breakdown, er
 	if f.Kind == ruleset.KindDerived {
 		return Breakdown{}, fmt.Errorf("figure %s is derived: it has no dimensions to break down: %w", f.Name, httpjson.ErrInvalid)
 	}
-	sums, err := s.store.SumsByDims(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
-		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where})
+	q := store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}
+	var sums []store.DimSum
+	if r.Filing != "" && len(r.Where) == 0 {
+		sums, err = s.store.MaterializeByDims(ctx, q, r.Filing)
+	} else {
+		sums, err = s.store.SumsByDims(ctx, q)
+	}
 	if err != nil {
 		return Breakdown{}, err
 	}
@@ -690,8 +699,14 @@ func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uin
 	if f.Kind == ruleset.KindDerived {
 		return nil, fmt.Errorf("figure %s is derived: it has no contributions of its own, see its inputs: %w", f.Name, httpjson.ErrInvalid)
 	}
-	rows, err := s.store.Rows(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
-		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}, before, limit)
+	q := store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}
+	var rows []store.Row
+	if r.Filing != "" {
+		rows, err = s.store.LineageRows(ctx, q, r.Filing, before, limit)
+	} else {
+		rows, err = s.store.Rows(ctx, q, before, limit)
+	}
 	if err != nil {
 		return nil, err
 	}

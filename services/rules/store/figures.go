@@ -74,6 +74,10 @@ func (s *Store) SumsByDims(ctx context.Context, q Query) ([]DimSum, error) {
 	if err != nil {
 		return nil, err
 	}
+	return collectDimSums(rows)
+}
+
+func collectDimSums(rows pgx.Rows) ([]DimSum, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DimSum, error) {
 		var (
 			ds   DimSum

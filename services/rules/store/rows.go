@@ -40,48 +40,33 @@ func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]
 	if before == 0 || before > q.AsOf+1 {
 		before = q.AsOf + 1
 	}
-	// The figure's rows that count, by kind: a stock figure's are each subject's
-	// latest live row before the period end (the heads Sums adds up).
-	var rowsOf string
-	switch q.Kind {
-	case "flow":
-		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
-			AND c.occurred_at >= $2 AND c.occurred_at < $4 AND ` + liveOf("c")
-	case "stock":
-		rowsOf = `SELECT DISTINCT ON (c.subject) c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
-			AND c.occurred_at < $4 AND ` + liveOf("c") + ` ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
-	case "cumulative":
-		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
-			AND c.occurred_at < $4 AND ` + liveOf("c")
-	default:
-		return nil, fmt.Errorf("figure %s: kind %q has no contributions", q.Figure, q.Kind)
+	rowsOf, err := countingRows(q)
+	if err != nil {
+		return nil, err
 	}
 	args := []any{figureID, q.Start, int64(q.AsOf), q.End, q.Period, int64(before), limit}
 	filter := ""
 	if len(q.Where) > 0 {
-		where, err := json.Marshal(q.Where)
-		if err != nil {
-			return nil, err
-		}
-		var sets []int32
-		if err := s.pool.QueryRow(ctx, `SELECT coalesce(array_agg(id), '{}') FROM dim_sets WHERE dims @> $1::jsonb`, where).Scan(&sets); err != nil {
-			return nil, err
-		}
-		if len(sets) == 0 {
-			return []Row{}, nil
+		sets, err := s.dimSetsOf(ctx, q.Where)
+		if err != nil || len(sets) == 0 {
+			return []Row{}, err
 		}
 		filter = "AND c.dim_set = ANY($8::int[])"
 		args = append(args, sets)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.seq, c.event_id, c.subject, c.occurred_at, c.value::text, coalesce(c.currency, ''), d.dims,
 			coalesce(c.adj_period, '')
-		FROM ((`+rowsOf+`) UNION ALL (SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period = $5 AND `+liveOf("c")+`)) c
+		FROM (`+rowsOf+`) c
 		JOIN dim_sets d ON d.id = c.dim_set
 		WHERE c.seq < $6 `+filter+` AND $2::timestamptz < $4::timestamptz
 		ORDER BY c.seq DESC LIMIT $7`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("figure %s contributions: %w", q.Figure, err)
 	}
+	return collectRows(rows)
+}
+
+func collectRows(rows pgx.Rows) ([]Row, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) {
 		var (
 			row  Row
@@ -96,9 +81,103 @@ func (s *Store) Rows(ctx context.Context, q Query, before uint64, limit int) ([]
 		if err := json.Unmarshal(dims, &row.Dims); err != nil {
 			return row, err
 		}
-		row.Value, err = decimal.NewFromString(val)
+		v, err := decimal.NewFromString(val)
+		row.Value = v
 		return row, err
 	})
+}
+
+// countingRows is the SQL of the contributions that count for q's figure ($1
+// figure id, $2/$4 the period, $3 the watermark, $5 the period text): a stock
+// figure's are each subject's latest live row before the period end (the heads
+// Sums adds up), and every figure's manual adjustments for the period.
+func countingRows(q Query) (string, error) {
+	var rowsOf string
+	switch q.Kind {
+	case "flow":
+		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at >= $2 AND c.occurred_at < $4 AND ` + liveOf("c")
+	case "stock":
+		rowsOf = `SELECT DISTINCT ON (c.subject) c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at < $4 AND ` + liveOf("c") + ` ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
+	case "cumulative":
+		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at < $4 AND ` + liveOf("c")
+	default:
+		return "", fmt.Errorf("figure %s: kind %q has no contributions", q.Figure, q.Kind)
+	}
+	return `(` + rowsOf + `) UNION ALL (SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period = $5 AND ` + liveOf("c") + `)`, nil
+}
+
+// MaterializeByDims stores the contributions that count for q's figure as the
+// lineage of filing at q's watermark (once: a second call stores nothing new)
+// and answers the figure by dimension set from them, as SumsByDims does.
+func (s *Store) MaterializeByDims(ctx context.Context, q Query, filing string) ([]DimSum, error) {
+	figureID, err := s.figureID(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rowsOf, err := countingRows(q)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO lineage_rows (filing_id, figure_id, as_of_seq, seq, dim_set, value, currency, event_id, subject,
+			occurred_at, adj_period)
+		SELECT $6, c.figure_id, $3, c.seq, c.dim_set, c.value, c.currency, c.event_id, c.subject, c.occurred_at, c.adj_period
+		FROM (`+rowsOf+`) c WHERE $2::timestamptz < $4::timestamptz
+		ON CONFLICT DO NOTHING`, figureID, q.Start, int64(q.AsOf), q.End, q.Period, filing); err != nil {
+		return nil, fmt.Errorf("figure %s: store the lineage of %s: %w", q.Figure, filing, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT g.currency, g.total, g.n, d.dims FROM (
+			SELECT coalesce(currency, '') AS currency, dim_set, sum(value)::text AS total, count(*) AS n FROM lineage_rows
+			WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3 GROUP BY 1, 2
+		) g JOIN dim_sets d ON d.id = g.dim_set ORDER BY g.dim_set, g.currency`, filing, figureID, int64(q.AsOf))
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
+	}
+	return collectDimSums(rows)
+}
+
+// LineageRows pages the stored lineage of q's figure in filing, newest seq
+// first below before (0: from the top), under q.Where.
+func (s *Store) LineageRows(ctx context.Context, q Query, filing string, before uint64, limit int) ([]Row, error) {
+	figureID, err := s.figureID(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if before == 0 {
+		before = 1<<63 - 1
+	}
+	args := []any{filing, figureID, int64(before), limit, int64(q.AsOf)}
+	filter := ""
+	if len(q.Where) > 0 {
+		sets, err := s.dimSetsOf(ctx, q.Where)
+		if err != nil || len(sets) == 0 {
+			return []Row{}, err
+		}
+		filter = "AND l.dim_set = ANY($6::int[])"
+		args = append(args, sets)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT l.seq, l.event_id, l.subject, l.occurred_at, l.value::text, coalesce(l.currency, ''), d.dims,
+			coalesce(l.adj_period, '')
+		FROM lineage_rows l JOIN dim_sets d ON d.id = l.dim_set
+		WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $5 AND l.seq < $3 `+filter+`
+		ORDER BY l.seq DESC LIMIT $4`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s lineage in %s: %w", q.Figure, filing, err)
+	}
+	return collectRows(rows)
+}
+
+// dimSetsOf lists the dimension sets a filter matches.
+func (s *Store) dimSetsOf(ctx context.Context, where map[string]string) ([]int32, error) {
+	doc, err := json.Marshal(where)
+	if err != nil {
+		return nil, err
+	}
+	var sets []int32
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(array_agg(id), '{}') FROM dim_sets WHERE dims @> $1::jsonb`, doc).Scan(&sets)
+	return sets, err
 }
 
 // EventContribution is what one event contributed to one figure.
