@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -251,12 +252,27 @@ func (s *Service) CellContributions(ctx context.Context, id, code string, row in
 		rows = rows[:limit]
 		page.NextCursor = strconv.FormatUint(rows[len(rows)-1].Seq, 10)
 	}
-	for _, r := range rows {
-		e, err := ev.EventAt(ctx, r.Seq)
-		if err != nil {
-			return ContributionPage{}, fmt.Errorf("event at seq %d: %w", r.Seq, err)
-		}
-		page.Contributions = append(page.Contributions, Contribution{ContributionRow: r, RecordedAt: e.RecordedAt, SentBy: e.SentBy, Event: e.Envelope})
+	// The envelopes, read from the stream side by side: one round trip each.
+	page.Contributions = make([]Contribution, len(rows))
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, r := range rows {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e, err := ev.EventAt(ctx, r.Seq)
+			if err != nil {
+				errs[i] = fmt.Errorf("event at seq %d: %w", r.Seq, err)
+				return
+			}
+			page.Contributions[i] = Contribution{ContributionRow: r, RecordedAt: e.RecordedAt, SentBy: e.SentBy, Event: e.Envelope}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return ContributionPage{}, err
 	}
 	return page, nil
 }

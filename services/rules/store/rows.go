@@ -149,20 +149,33 @@ func (s *Store) LineageRows(ctx context.Context, q Query, filing string, before 
 		before = 1<<63 - 1
 	}
 	args := []any{filing, figureID, int64(before), limit, int64(q.AsOf)}
-	filter := ""
+	const cols = `l.seq, l.event_id, l.subject, l.occurred_at, l.value::text, coalesce(l.currency, ''), l.dim_set, coalesce(l.adj_period, '')`
+	sql := `SELECT ` + cols + ` FROM lineage_rows l
+		WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $5 AND l.seq < $3 ORDER BY l.seq DESC LIMIT $4`
 	if len(q.Where) > 0 {
 		sets, err := s.dimSetsOf(ctx, q.Where)
 		if err != nil || len(sets) == 0 {
 			return []Row{}, err
 		}
-		filter = "AND l.dim_set = ANY($6::int[])"
 		args = append(args, sets)
+		if len(sets) <= 200 {
+			// A narrow filter: the newest rows of each of its dimension sets by the
+			// (..., dim_set, seq) index, merged - not a walk through every row of
+			// the figure looking for them.
+			sql = `SELECT x.* FROM unnest($6::int[]) AS w(id), LATERAL (
+				SELECT ` + cols + ` FROM lineage_rows l
+				WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $5 AND l.dim_set = w.id AND l.seq < $3
+				ORDER BY l.seq DESC LIMIT $4) x ORDER BY x.seq DESC LIMIT $4`
+		} else {
+			sql = `SELECT ` + cols + ` FROM lineage_rows l
+				WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $5 AND l.seq < $3 AND l.dim_set = ANY($6::int[])
+				ORDER BY l.seq DESC LIMIT $4`
+		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT l.seq, l.event_id, l.subject, l.occurred_at, l.value::text, coalesce(l.currency, ''), d.dims,
-			coalesce(l.adj_period, '')
-		FROM lineage_rows l JOIN dim_sets d ON d.id = l.dim_set
-		WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $5 AND l.seq < $3 `+filter+`
-		ORDER BY l.seq DESC LIMIT $4`, args...)
+	sql = `SELECT r.seq, r.event_id, r.subject, r.occurred_at, r.value, r.currency, d.dims, r.adj_period
+		FROM (` + sql + `) AS r(seq, event_id, subject, occurred_at, value, currency, dim_set, adj_period)
+		JOIN dim_sets d ON d.id = r.dim_set ORDER BY r.seq DESC`
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("figure %s lineage in %s: %w", q.Figure, filing, err)
 	}
