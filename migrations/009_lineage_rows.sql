@@ -25,3 +25,14 @@ CREATE TRIGGER lineage_rows_append_only BEFORE UPDATE OR DELETE ON lineage_rows
     FOR EACH ROW EXECUTE FUNCTION filing_parts_append_only();
 CREATE TRIGGER lineage_rows_no_truncate BEFORE TRUNCATE ON lineage_rows
     FOR EACH STATEMENT EXECUTE FUNCTION filing_parts_append_only();
+
+-- Which figures of a filing have their lineage stored: it is stored just after
+-- the filing (off the filing's critical path); until then, and if a crash
+-- interrupted it, lineage computes the rows from the contributions at the
+-- filing's watermark, which gives the same rows.
+CREATE TABLE lineage_done (
+    filing_id text NOT NULL,
+    figure_id int NOT NULL,
+    as_of_seq bigint NOT NULL,
+    PRIMARY KEY (filing_id, figure_id, as_of_seq)
+);

@@ -167,6 +167,7 @@ func BenchmarkLargeFiling(b *testing.B) {
 	// counterparty's cell: its 20 loans' latest balances, among 1,000,000 rows),
 	// and the whole filing's total (the table's first row), p50 and p99 over 200 asks.
 	var lat []time.Duration
+	s.Reports.WaitLineage()
 	b.Logf("filings done; lineage pages next")
 	for i := 0; i < 200; i++ {
 		code := fmt.Sprintf("c%05d", (i*37)%cells)

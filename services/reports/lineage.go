@@ -335,7 +335,7 @@ func (s *Service) Replay(ctx context.Context, id string) (Replay, error) {
 	if err != nil {
 		return Replay{}, fmt.Errorf("%w (seq %d): %v", ErrRulesBehind, f.AsOfSeq, err)
 	}
-	r, files, _, err := s.compute(ctx, st, t, p, f.AsOfSeq, f.RuleVersions, "")
+	r, files, _, err := s.compute(ctx, st, t, p, f.AsOfSeq, f.RuleVersions)
 	if err != nil {
 		return Replay{}, fmt.Errorf("replay %s: %w", id, err)
 	}

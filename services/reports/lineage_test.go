@@ -82,6 +82,13 @@ func TestEveryCellIsTheSumOfItsContributions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pages read the lineage stored with the filing (and compute the same
+	// rows before it is stored: the restatement test reads those).
+	s.Reports.WaitLineage()
+	var n int
+	if err := s.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM lineage_rows WHERE filing_id = $1`, f.ID).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d lineage rows stored for the filing (%v), want 3 (L1, the corrected L2, L3)", n, err)
+	}
 	var checks []amount
 	for _, sh := range full.Report.Sheets {
 		for _, c := range sh.Cells {

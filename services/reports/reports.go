@@ -70,6 +70,7 @@ type Service struct {
 	submitter Submitter
 	lineage   LineageRules
 	events    Events
+	lineageWG sync.WaitGroup // lineage being stored after filings
 }
 
 // Submitter submits a filing to its regulator (the submission service).
@@ -397,7 +398,7 @@ func periodFits(frequency, p string) error {
 // build computes, renders and stores a filing of version st for period p as of asOf.
 func (s *Service) build(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
 	by auth.Principal, id, amends string) (store.Filing, error) {
-	r, files, versions, err := s.compute(ctx, st, t, p, asOf, nil, id)
+	r, files, versions, err := s.compute(ctx, st, t, p, asOf, nil)
 	if err != nil {
 		return store.Filing{}, fmt.Errorf("filing %s: %w", id, err)
 	}
@@ -409,17 +410,57 @@ func (s *Service) build(ctx context.Context, st store.Template, t *template.Temp
 	}
 	s.log.Info("filing created", "filing_id", id, "template", st.ID, "version", st.Version, "period", p.Text, "as_of_seq", asOf,
 		"validations_passed", f.ValidationsOK, "amends", amends)
+	s.lineageWG.Add(1)
+	go func() {
+		defer s.lineageWG.Done()
+		s.storeLineage(context.WithoutCancel(ctx), t, f, p)
+	}()
 	return s.store.Filing(ctx, id)
 }
 
+// storeLineage stores, after a filing, the contributions behind each figure its
+// cells report, so its lineage pages read them instead of recomputing; until it
+// is done (or if a crash stops it) they are computed, with the same result.
+func (s *Service) storeLineage(ctx context.Context, t *template.Template, f store.Filing, p period.Period) {
+	start := time.Now()
+	loc, _ := time.LoadLocation(t.Timezone)
+	seen := map[string]bool{}
+	for _, sh := range t.Sheets {
+		var figures []string
+		for _, c := range sh.Cells {
+			figures = append(figures, c.Figure)
+		}
+		for _, tb := range sh.Tables {
+			figures = append(figures, tb.Figure)
+		}
+		for _, name := range figures {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if kind, _, _ := s.rules.FigureInfo(name); kind == "derived" {
+				continue
+			}
+			_, err := s.rules.Breakdown(ctx, rules.FigureRequest{Name: name, Period: p.Text, Location: loc, AsOfSeq: f.AsOfSeq,
+				Currency: t.ReportingCurrency, Versions: f.RuleVersions, Filing: f.ID})
+			if err != nil {
+				s.log.Warn("storing a filing's lineage failed; its lineage is computed instead", "filing_id", f.ID, "figure", name, "err", err)
+				return
+			}
+		}
+	}
+	s.log.Debug("filing lineage stored", "filing_id", f.ID, "took", time.Since(start))
+}
+
+// WaitLineage waits until the lineage of every filing made so far is stored.
+func (s *Service) WaitLineage() { s.lineageWG.Wait() }
+
 // compute derives and renders a report of version st for period p as of asOf,
-// with the rule set versions pinned (nil: those effective for the period). With
-// a lineage id the contributions behind each figure are stored as that filing's
-// lineage. It answers the report, its files and the rule set versions used.
+// with the rule set versions pinned (nil: those effective for the period). It
+// answers the report, its files and the rule set versions used.
 func (s *Service) compute(ctx context.Context, st store.Template, t *template.Template, p period.Period, asOf uint64,
-	pinned map[string]int, lineage string) (filing.Report, []store.File, map[string]int, error) {
+	pinned map[string]int) (filing.Report, []store.File, map[string]int, error) {
 	src := s.source(ctx, t, p, asOf, pinned)
-	src.lineage = lineage
 	r, err := filing.Build(spec(t, st.Version), p.Text, p.End, asOf, src)
 	if err != nil {
 		return filing.Report{}, nil, nil, err
@@ -486,7 +527,6 @@ type figureSource struct {
 	currency string
 	asOf     uint64
 	pinned   map[string]int // rule set versions to use (nil: those effective for the period)
-	lineage  string         // the filing whose lineage the breakdowns store ("" for none)
 	versions map[string]int
 	derived  map[string]decimal.Decimal // derived figures already computed, by name and filter
 }
@@ -504,9 +544,7 @@ func (f *figureSource) Rows(name string) ([]filing.DimValue, error) {
 	if kind == "derived" {
 		return nil, filing.ErrDerived
 	}
-	req := f.request(name, nil)
-	req.Filing = f.lineage
-	b, err := f.rules.Breakdown(f.ctx, req)
+	b, err := f.rules.Breakdown(f.ctx, f.request(name, nil))
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,10 @@ func (s *Store) MaterializeByDims(ctx context.Context, q Query, filing string) (
 		ON CONFLICT DO NOTHING`, figureID, q.Start, int64(q.AsOf), q.End, q.Period, filing); err != nil {
 		return nil, fmt.Errorf("figure %s: store the lineage of %s: %w", q.Figure, filing, err)
 	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO lineage_done (filing_id, figure_id, as_of_seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		filing, figureID, int64(q.AsOf)); err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT g.currency, g.total, g.n, d.dims FROM (
 			SELECT coalesce(currency, '') AS currency, dim_set, sum(value)::text AS total, count(*) AS n FROM lineage_rows
 			WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3 GROUP BY 1, 2
@@ -139,11 +143,20 @@ func (s *Store) MaterializeByDims(ctx context.Context, q Query, filing string) (
 }
 
 // LineageRows pages the stored lineage of q's figure in filing, newest seq
-// first below before (0: from the top), under q.Where.
+// first below before (0: from the top), under q.Where; while it is not stored
+// (yet), the same rows computed from the contributions.
 func (s *Store) LineageRows(ctx context.Context, q Query, filing string, before uint64, limit int) ([]Row, error) {
 	figureID, err := s.figureID(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	var stored bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lineage_done WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3)`,
+		filing, figureID, int64(q.AsOf)).Scan(&stored); err != nil {
+		return nil, err
+	}
+	if !stored {
+		return s.Rows(ctx, q, before, limit)
 	}
 	if before == 0 {
 		before = 1<<63 - 1
