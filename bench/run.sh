@@ -62,11 +62,14 @@ runs=$(metric ratio | tr '\n' ' ')
 # Rules: stream → committed contributions, 3 rules matching each event, against raw
 # JetStream fetch and raw COPY of the same rows; replay of the same events.
 REVENTS=${BENCH_RULES_EVENTS:-1000000}
-rcmd="go test -run '^\$' -bench RulesVsRaw -benchtime ${REVENTS}x -count 1 -timeout 30m ."
+RCOUNT=${BENCH_RULES_COUNT:-3}
+rcmd="go test -run '^\$' -bench RulesVsRaw -benchtime ${REVENTS}x -count ${RCOUNT} -timeout 30m ."
 echo "== $rcmd (in services/rules)"
-rout=$(cd services/rules && go test -run '^$' -bench RulesVsRaw -benchtime "${REVENTS}x" -count 1 -timeout 30m . | tee /dev/stderr)
+rout=$(cd services/rules && go test -run '^$' -bench RulesVsRaw -benchtime "${REVENTS}x" -count "$RCOUNT" -timeout 30m . | tee /dev/stderr)
 rline=$(grep '^BenchmarkRulesVsRaw' <<<"$rout")
-rmetric() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}' <<<"$rline"; }
+# rmetric NAME: the median over the runs (this shared machine's speed drifts between runs).
+rmetric() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}' <<<"$rline" | median; }
+rruns=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "rules_events/s") printf "%s ", $i}' <<<"$rline")
 {
   echo
   echo "## Rules: stream to committed contributions"
@@ -79,6 +82,8 @@ rmetric() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}'
   echo "(replay). The limits"
   echo "in the same run: raw JetStream fetch of the events (pull consumer, batches of 2000) and"
   echo "raw PostgreSQL COPY of the same 3 rows per event into a table shaped like contributions."
+  echo
+  echo "Medians of ${RCOUNT} runs; rules events/s of each run: ${rruns}"
   echo
   echo "| measure | value | target |"
   echo "| --- | --- | --- |"
