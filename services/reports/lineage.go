@@ -17,6 +17,7 @@ import (
 	"github.com/ledgerline/ledgerline/platform/httpjson"
 	"github.com/ledgerline/ledgerline/services/reports/filing"
 	"github.com/ledgerline/ledgerline/services/reports/store"
+	"github.com/ledgerline/ledgerline/services/reports/template"
 	"github.com/ledgerline/ledgerline/services/rules"
 	"github.com/ledgerline/ledgerline/services/rules/period"
 	rulesstore "github.com/ledgerline/ledgerline/services/rules/store"
@@ -96,10 +97,11 @@ type CellLineage struct {
 
 // cellContext is a stored cell with what it takes to recompute its figure.
 type cellContext struct {
-	filing store.Filing
-	cell   store.CellRow
-	period period.Period
-	loc    *time.Location
+	filing   store.Filing
+	cell     store.CellRow
+	template *template.Template
+	period   period.Period
+	loc      *time.Location
 }
 
 func (s *Service) cellContext(ctx context.Context, id, code string, row int) (cellContext, error) {
@@ -127,7 +129,7 @@ func (s *Service) cellContext(ctx context.Context, id, code string, row int) (ce
 	if err != nil {
 		return cellContext{}, err
 	}
-	return cellContext{filing: f, cell: c, period: p, loc: loc}, nil
+	return cellContext{filing: f, cell: c, template: t, period: p, loc: loc}, nil
 }
 
 func (c cellContext) request() rules.FigureRequest {
@@ -157,13 +159,9 @@ func (s *Service) Cell(ctx context.Context, id, code string, row int) (CellLinea
 	if err != nil {
 		return CellLineage{}, fmt.Errorf("cell %s: %w", code, err)
 	}
-	full, err := s.store.Filing(ctx, id)
-	if err != nil {
-		return CellLineage{}, err
-	}
 	out := CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
 		AsOfSeq: c.filing.AsOfSeq, Code: code, Row: row, Sheet: c.cell.Sheet, At: c.cell.At, Value: c.cell.Value,
-		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(full.Report, code)}
+		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}
 	return out, nil
 }
 
@@ -174,16 +172,17 @@ func nonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
-func label(r filing.Report, code string) string {
-	for _, sh := range r.Sheets {
+// label is a cell's or table's label in the template version the filing used.
+func label(t *template.Template, code string) string {
+	for _, sh := range t.Sheets {
 		for _, c := range sh.Cells {
 			if c.Code == code {
 				return c.Label
 			}
 		}
-		for _, t := range sh.Tables {
-			if t.Code == code {
-				return t.Label
+		for _, tb := range sh.Tables {
+			if tb.Code == code {
+				return tb.Label
 			}
 		}
 	}

@@ -90,6 +90,13 @@ type contributionPageView struct {
 	NextCursor    string             `json:"next_cursor"`
 }
 
+// printIndented writes v as indented JSON.
+func printIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // printJSON writes an API answer indented.
 func printJSON(w io.Writer, raw json.RawMessage) error {
 	var buf bytes.Buffer

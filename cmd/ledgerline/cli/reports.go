@@ -159,9 +159,7 @@ type filingView struct {
 
 func printFiling(cmd *cobra.Command, f filingView, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(f)
+		return printIndented(cmd.OutOrStdout(), f)
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "filing %s: %s v%d, period %s, as of seq %d: %s\n", f.ID, f.Template, f.TemplateVersion, f.Period, f.AsOfSeq, f.Status)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,9 +38,7 @@ type submissionView struct {
 
 func printSubmission(cmd *cobra.Command, s submissionView, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return printIndented(cmd.OutOrStdout(), s)
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "submission %s of filing %s via %s: %s", s.ID, s.FilingID, s.Channel, s.Status)
@@ -155,9 +152,7 @@ func submissionsCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res.Submissions)
+				return printIndented(cmd.OutOrStdout(), res.Submissions)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SUBMISSION\tFILING\tCHANNEL\tSTATUS\tRECEIPT\tATTEMPTS")

@@ -90,38 +90,53 @@ func New(opts ...Option) (*Env, error) {
 	for _, o := range opts {
 		o(e)
 	}
-	common := []cel.EnvOption{
+	date := cel.Function("date",
+		cel.Overload("date_timestamp_string", []*cel.Type{cel.TimestampType, cel.StringType}, cel.StringType,
+			cel.BinaryBinding(dateIn)))
+	base, err := baseEnv(date)
+	if err != nil {
+		return nil, err
+	}
+	if e.event, err = base.Extend(cel.Variable("event", cel.MapType(cel.StringType, cel.DynType))); err != nil {
+		return nil, fmt.Errorf("celenv: %w", err)
+	}
+	if e.derived, err = base.Extend(figureFunction()); err != nil {
+		return nil, fmt.Errorf("celenv: %w", err)
+	}
+	return e, nil
+}
+
+// baseEnv is what every Ledgerline expression sees: the standard library with
+// the decimal operators, strings, bindings, optionals, the size limit, plus extra.
+func baseEnv(extra ...cel.EnvOption) (*cel.Env, error) {
+	dec, err := decimalLib()
+	if err != nil {
+		return nil, fmt.Errorf("celenv: %w", err)
+	}
+	opts := append([]cel.EnvOption{
+		stdLibWithoutOverridden(),
 		cel.EagerlyValidateDeclarations(true),
 		cel.DefaultUTCTimeZone(true),
 		cel.ParserExpressionSizeLimit(maxExprSize),
 		cel.OptionalTypes(),
 		ext.Strings(),
 		ext.Bindings(),
-		cel.Function("date",
-			cel.Overload("date_timestamp_string", []*cel.Type{cel.TimestampType, cel.StringType}, cel.StringType,
-				cel.BinaryBinding(dateIn))),
-	}
-	dec, err := decimalLib()
+	}, extra...)
+	env, err := cel.NewCustomEnv(append(opts, dec...)...)
 	if err != nil {
 		return nil, fmt.Errorf("celenv: %w", err)
 	}
-	common = append(common, dec...)
-	base, err := cel.NewCustomEnv(append([]cel.EnvOption{stdLibWithoutOverridden()}, common...)...)
-	if err != nil {
-		return nil, fmt.Errorf("celenv: %w", err)
-	}
-	if e.event, err = base.Extend(cel.Variable("event", cel.MapType(cel.StringType, cel.DynType))); err != nil {
-		return nil, fmt.Errorf("celenv: %w", err)
-	}
-	e.derived, err = base.Extend(cel.Function("figure",
+	return env, nil
+}
+
+// figureFunction declares figure(name) and figure(name, dims), bound at
+// evaluation time to the caller's lookup (derived figures, report expressions).
+func figureFunction() cel.EnvOption {
+	return cel.Function("figure",
 		cel.Overload("figure_string", []*cel.Type{cel.StringType}, DecimalType, cel.LateFunctionBinding()),
 		cel.Overload("figure_string_map", []*cel.Type{cel.StringType, cel.MapType(cel.StringType, cel.StringType)},
 			DecimalType, cel.LateFunctionBinding()),
-	))
-	if err != nil {
-		return nil, fmt.Errorf("celenv: %w", err)
-	}
-	return e, nil
+	)
 }
 
 // Issue is one problem found compiling an expression. Line and Column (both

@@ -13,7 +13,6 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
-	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
 	"github.com/shopspring/decimal"
 )
@@ -74,25 +73,11 @@ func NewReportEnv(opts ...Option) (*ReportEnv, error) {
 		o(cfg)
 	}
 	e := &ReportEnv{costLimit: cfg.costLimit, alwaysTrack: cfg.alwaysTrack}
-	dec, err := decimalLib()
+	// The base of rule expressions, without date(): report expressions see
+	// amounts, never timestamps.
+	base, err := baseEnv(figureFunction())
 	if err != nil {
-		return nil, fmt.Errorf("celenv: %w", err)
-	}
-	// The options New gives both rule environments, minus date(): report
-	// expressions see amounts, never timestamps.
-	common := append([]cel.EnvOption{
-		stdLibWithoutOverridden(),
-		cel.EagerlyValidateDeclarations(true),
-		cel.DefaultUTCTimeZone(true),
-		cel.ParserExpressionSizeLimit(maxExprSize),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Bindings(),
-		figureFunction(),
-	}, dec...)
-	base, err := cel.NewCustomEnv(common...)
-	if err != nil {
-		return nil, fmt.Errorf("celenv: %w", err)
+		return nil, err
 	}
 	if e.having, err = base.Extend(
 		cel.Variable("value", DecimalType),
@@ -106,16 +91,6 @@ func NewReportEnv(opts ...Option) (*ReportEnv, error) {
 		return nil, fmt.Errorf("celenv: %w", err)
 	}
 	return e, nil
-}
-
-// figureFunction declares figure(name) and figure(name, dims), bound at
-// evaluation time to the caller's lookup, as in derived figures.
-func figureFunction() cel.EnvOption {
-	return cel.Function("figure",
-		cel.Overload("figure_string", []*cel.Type{cel.StringType}, DecimalType, cel.LateFunctionBinding()),
-		cel.Overload("figure_string_map", []*cel.Type{cel.StringType, cel.MapType(cel.StringType, cel.StringType)},
-			DecimalType, cel.LateFunctionBinding()),
-	)
 }
 
 // ReportProgram is a compiled report expression. It is safe for concurrent use.
