@@ -11,5 +11,6 @@ import "embed"
 //go:embed */template.yaml */layout.xlsx
 var FS embed.FS
 
-// Order lists the sample templates.
-var Order = []string{"corep-own-funds"}
+// Order lists the sample templates: own funds first, whose tier 1 capital the
+// large exposures' threshold and limit are a share of.
+var Order = []string{"corep-own-funds", "corep-large-exposures", "lcr"}

@@ -20,74 +20,78 @@ import (
 // Config is every setting a Ledgerline binary reads. Each field's comment names its
 // file key; the flag is the key with "." and "_" turned into "-", and the environment
 // variable is LEDGERLINE_ followed by the key upper-cased with "." turned into "_".
+//
+// The doc tag of each field is its entry in the configuration reference
+// (Reference, `ledgerline config reference`, docs/configuration.md); a secret tag
+// marks a value that Effective masks ("key": all of it, "url": the password).
 type Config struct {
 	// HTTPAddr is where the API listens (http_addr, default 127.0.0.1:8080).
-	HTTPAddr string `mapstructure:"http_addr"`
+	HTTPAddr string `mapstructure:"http_addr" doc:"Address the HTTP API listens on (host:port; port 0 picks a free one)."`
 	// DataDir holds the embedded JetStream store and the private PostgreSQL cluster
 	// (data_dir, default ./var).
-	DataDir string `mapstructure:"data_dir"`
+	DataDir string `mapstructure:"data_dir" doc:"Directory of the embedded JetStream store (nats/) and of the private PostgreSQL (postgres/, postgres.password, postgres.log)."`
 	// DatabaseURL is a PostgreSQL connection string (database_url). Empty means: start
 	// a private PostgreSQL from the local installation in DataDir/postgres.
-	DatabaseURL string `mapstructure:"database_url"`
+	DatabaseURL string `mapstructure:"database_url" doc:"PostgreSQL connection string (postgres://user:password@host:5432/db or pgx's key=value form); the database must exist, Ledgerline creates its tables. Empty: start a private PostgreSQL from the local installation in data_dir." secret:"url"`
 	// NATSURL is the NATS server to use (nats_url). Empty means: start an embedded
 	// nats-server with JetStream, storing under DataDir/nats.
-	NATSURL string `mapstructure:"nats_url"`
+	NATSURL string `mapstructure:"nats_url" doc:"NATS server or cluster to use (comma-separated URLs). Empty: start an embedded nats-server with JetStream, storing under data_dir/nats." secret:"url"`
 	// NATSListen is where an embedded nats-server accepts clients (nats_listen,
 	// default 127.0.0.1:-1, a free port). Ledgerline itself connects in-process.
-	NATSListen string `mapstructure:"nats_listen"`
+	NATSListen string `mapstructure:"nats_listen" doc:"Where the embedded nats-server accepts other clients (the nats CLI, tests); port -1 is a free port, logged at start. Ledgerline itself connects in-process."`
 	// APIKey is the key CLI commands send to the API (api_key).
-	APIKey string `mapstructure:"api_key"`
+	APIKey string `mapstructure:"api_key" doc:"The API key CLI commands send (Authorization: Bearer)." secret:"key"`
 	// Server is the base URL CLI commands talk to (server); empty means http://HTTPAddr.
-	Server string `mapstructure:"server"`
+	Server string `mapstructure:"server" doc:"The API base URL CLI commands call. Empty: http://<http_addr>."`
 
-	Log     LogConfig     `mapstructure:"log"`
-	Stream  StreamConfig  `mapstructure:"stream"`
-	Ingest  IngestConfig  `mapstructure:"ingest"`
-	Rules   RulesConfig   `mapstructure:"rules"`
-	Reports ReportsConfig `mapstructure:"reports"`
+	Log     LogConfig     `mapstructure:"log" doc:"Structured logging (log/slog, on stderr)."`
+	Stream  StreamConfig  `mapstructure:"stream" doc:"The JetStream stream that holds every event: the system of record."`
+	Ingest  IngestConfig  `mapstructure:"ingest" doc:"What the ingest service (POST /v1/events) accepts."`
+	Rules   RulesConfig   `mapstructure:"rules" doc:"The rule consumers that derive figures from the stream."`
+	Reports ReportsConfig `mapstructure:"reports" doc:"Filings and the scheduler."`
 	// Submission configures the submitter and the regulator channels.
-	Submission SubmissionConfig `mapstructure:"submission"`
-	Postgres   PostgresConfig   `mapstructure:"postgres"`
+	Submission SubmissionConfig `mapstructure:"submission" doc:"The submission workers and the regulator channels. Every value is read at start: restart after a change."`
+	Postgres   PostgresConfig   `mapstructure:"postgres" doc:"The PostgreSQL connection pool, and the private server started when database_url is empty."`
 }
 
 // LogConfig configures structured logging.
 type LogConfig struct {
 	// Level is debug, info, warn or error (log.level, default info).
-	Level string `mapstructure:"level"`
+	Level string `mapstructure:"level" doc:"debug, info, warn or error."`
 	// Format is text or json (log.format, default text).
-	Format string `mapstructure:"format"`
+	Format string `mapstructure:"format" doc:"text, or json for a log collector."`
 }
 
 // StreamConfig configures the JetStream event store.
 type StreamConfig struct {
 	// Name of the stream holding every event (stream.name, default EVENTS).
-	Name string `mapstructure:"name"`
+	Name string `mapstructure:"name" doc:"The JetStream stream holding every event."`
 	// Replicas is the stream's replica count; 3 on a 3-node cluster (stream.replicas, default 1).
-	Replicas int `mapstructure:"replicas"`
+	Replicas int `mapstructure:"replicas" doc:"The stream's replicas, 1 to 5; 3 on a 3-node cluster."`
 	// DuplicateWindow is JetStream's in-memory duplicate window for event ids
 	// (stream.duplicate_window, default 2m). Older duplicates are caught by the
 	// event index in PostgreSQL, which the ingest service keeps within this window.
-	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
+	DuplicateWindow time.Duration `mapstructure:"duplicate_window" doc:"JetStream's in-memory duplicate window for event ids; older duplicates are caught by the event index in PostgreSQL, which the ingest service keeps within this window."`
 	// SyncAlways makes the embedded server fsync every write before acknowledging
 	// (stream.sync_always, default false: acknowledged writes survive a process
 	// crash; with true they also survive a power loss, at a throughput cost).
-	SyncAlways bool `mapstructure:"sync_always"`
+	SyncAlways bool `mapstructure:"sync_always" doc:"The embedded server fsyncs every write before acknowledging it. false: acknowledged events survive a process crash; true: also a power loss, at a throughput cost."`
 }
 
 // IngestConfig bounds what the ingest service accepts.
 type IngestConfig struct {
 	// MaxBodyBytes caps one POST /v1/events body (ingest.max_body_bytes, default 16 MiB).
-	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes" doc:"Largest POST /v1/events (and resubmission) body, in bytes; larger is answered 413 body_too_large."`
 	// MaxEvents caps the events in one request (ingest.max_events, default 10000).
-	MaxEvents int `mapstructure:"max_events"`
+	MaxEvents int `mapstructure:"max_events" doc:"Most events in one request; more is answered 413 too_many_events."`
 	// MaxEventBytes caps one event's JSON (ingest.max_event_bytes, default 256 KiB).
-	MaxEventBytes int `mapstructure:"max_event_bytes"`
+	MaxEventBytes int `mapstructure:"max_event_bytes" doc:"Largest single event, in bytes; a larger one is rejected (event_too_large)."`
 	// PublishTimeout bounds the wait for JetStream acknowledgements of one request
 	// (ingest.publish_timeout, default 10s).
-	PublishTimeout time.Duration `mapstructure:"publish_timeout"`
+	PublishTimeout time.Duration `mapstructure:"publish_timeout" doc:"How long one request waits for JetStream's acknowledgements before answering 503."`
 	// IndexInterval is how often the event index catches up with the stream
 	// (ingest.index_interval, default 30s); it must stay below DuplicateWindow.
-	IndexInterval time.Duration `mapstructure:"index_interval"`
+	IndexInterval time.Duration `mapstructure:"index_interval" doc:"How often the event index catches up with the stream; must be shorter than stream.duplicate_window."`
 }
 
 // RulesConfig tunes the rule consumers.
@@ -98,10 +102,10 @@ type RulesConfig struct {
 	// partition costs JetStream a many-subject filter per consumer, which served
 	// events ~4× slower in our measurements. Changing it makes the rules
 	// service rebuild its projections at the next start.
-	Partitions int `mapstructure:"partitions"`
+	Partitions int `mapstructure:"partitions" doc:"Partition consumers per rule set version, 1 to 256: the unit of sharing between processes. Each worker already evaluates in parallel; more than one partition costs JetStream a many-subject filter per consumer (measured ~4x slower). A change makes the rules service rebuild every projection from the stream at its next start."`
 	// Batch is the most events evaluated and committed in one transaction
 	// (rules.batch, default 2000).
-	Batch int `mapstructure:"batch"`
+	Batch int `mapstructure:"batch" doc:"Most events a rule worker evaluates and commits in one transaction."`
 }
 
 // ReportsConfig configures the reports service.
@@ -109,67 +113,67 @@ type ReportsConfig struct {
 	// RulesTimeout bounds how long a filing waits for the rules to process the
 	// stream up to the filing's watermark before answering 504 rules_behind
 	// (reports.rules_timeout, default 2m).
-	RulesTimeout time.Duration `mapstructure:"rules_timeout"`
+	RulesTimeout time.Duration `mapstructure:"rules_timeout" doc:"How long a filing (and a scheduled run, a replay or a restatement) waits for the rules to process the stream up to its watermark before answering 504 rules_behind; 0 or less means 2m."`
 	// SchedulerTick is how often the scheduler looks for due filings; 0 turns
 	// this process's scheduler off (reports.scheduler_tick, default 30s). Any
 	// number of processes may schedule: each run is claimed in PostgreSQL once.
-	SchedulerTick time.Duration `mapstructure:"scheduler_tick"`
+	SchedulerTick time.Duration `mapstructure:"scheduler_tick" doc:"How often this process's scheduler looks for due filings; 0 turns this process's scheduler off. Any number of processes may schedule: each run is claimed in PostgreSQL once."`
 }
 
 // SubmissionConfig configures the submission service.
 type SubmissionConfig struct {
 	// Workers is how many submissions this process works at once
 	// (submission.workers, default 8).
-	Workers int `mapstructure:"workers"`
+	Workers int `mapstructure:"workers" doc:"Submissions this process works at once; 0 or less means 8 (a process cannot turn its workers off)."`
 	// PollInterval is how often a delivered submission's regulator status is
 	// asked (submission.poll_interval, default 2s).
-	PollInterval time.Duration `mapstructure:"poll_interval"`
+	PollInterval time.Duration `mapstructure:"poll_interval" doc:"How often a delivered submission's status is asked of the regulator until it is accepted or rejected; every poll is an attempt row. 0 or less means 2s."`
 	// MaxAttempts bounds the uploads and lookups of one submission before it
 	// fails (submission.max_attempts, default 10); backoff doubles from 500ms up
 	// to 5m, with jitter.
-	MaxAttempts int `mapstructure:"max_attempts"`
+	MaxAttempts int `mapstructure:"max_attempts" doc:"Attempts (uploads and lookups) of one submission before it fails; backoff doubles from 500ms up to 5m, with jitter. 0 or less means 10."`
 	// DefaultChannel is used for templates that name none
 	// (submission.default_channel, default regulator-sim).
-	DefaultChannel string `mapstructure:"default_channel"`
+	DefaultChannel string `mapstructure:"default_channel" doc:"The channel of templates that name none."`
 	// Channels are the regulator endpoints by name (submission.channels, in the
 	// config file). With none configured, ledgerline serve starts the bundled
 	// regulator simulator and defines the channel regulator-sim pointing at it.
-	Channels map[string]ChannelConfig `mapstructure:"channels"`
+	Channels map[string]ChannelConfig `mapstructure:"channels" doc:"The regulator channels by name, in the config file only (submission: {channels: {NAME: {...}}}). None: ledgerline serve starts the bundled regulator simulator and defines the channel regulator-sim pointing at it."`
 }
 
 // ChannelConfig is one regulator endpoint.
 type ChannelConfig struct {
 	// Type is http, sftp or directory.
-	Type string `mapstructure:"type"`
+	Type string `mapstructure:"type" doc:"http (an upload API), sftp or directory."`
 	// URL is the regulator's upload API (http).
-	URL string `mapstructure:"url"`
+	URL string `mapstructure:"url" doc:"The regulator's upload API (http)."`
 	// Token is sent as Authorization: Bearer (http).
-	Token string `mapstructure:"token"`
+	Token string `mapstructure:"token" doc:"Sent as Authorization: Bearer (http)." secret:"key"`
 	// CAFile, CertFile and KeyFile set up mutual TLS (http): the regulator's CA
 	// and this bank's client certificate and key.
-	CAFile   string `mapstructure:"ca_file"`
-	CertFile string `mapstructure:"cert_file"`
-	KeyFile  string `mapstructure:"key_file"`
+	CAFile   string `mapstructure:"ca_file" doc:"PEM file of the regulator's CA, for mutual TLS (http)."`
+	CertFile string `mapstructure:"cert_file" doc:"PEM file of this bank's client certificate, for mutual TLS (http)."`
+	KeyFile  string `mapstructure:"key_file" doc:"PEM file of the client certificate's key (http); the SSH private key (sftp)."`
 	// Addr, User, Password, HostKey and Dir reach an SFTP server (sftp); KeyFile
 	// is then the SSH private key. HostKey (authorized_keys format) is required:
 	// the server's key is always checked.
-	Addr     string `mapstructure:"addr"`
-	User     string `mapstructure:"user"`
-	Password string `mapstructure:"password"`
-	HostKey  string `mapstructure:"host_key"`
+	Addr     string `mapstructure:"addr" doc:"The SFTP server's host:port (sftp)."`
+	User     string `mapstructure:"user" doc:"The SFTP user (sftp)."`
+	Password string `mapstructure:"password" doc:"The SFTP password, if no key_file (sftp)." secret:"key"`
+	HostKey  string `mapstructure:"host_key" doc:"The SFTP server's public key in authorized_keys format (sftp, required: the server's key is always checked)."`
 	// Dir is the target directory (sftp, directory).
-	Dir string `mapstructure:"dir"`
+	Dir string `mapstructure:"dir" doc:"The target directory (sftp, directory)."`
 	// Timeout bounds one request (default 30s).
-	Timeout time.Duration `mapstructure:"timeout"`
+	Timeout time.Duration `mapstructure:"timeout" doc:"Bounds one request (http) or the connection set-up (sftp); 0 means 30s." default:"30s"`
 }
 
 // PostgresConfig configures the private PostgreSQL used when DatabaseURL is empty.
 type PostgresConfig struct {
 	// BinDir holds initdb and postgres (postgres.bin_dir); empty means search PATH
 	// and /usr/lib/postgresql/*/bin, newest version first.
-	BinDir string `mapstructure:"bin_dir"`
+	BinDir string `mapstructure:"bin_dir" doc:"Where initdb and postgres are, for the private server. Empty: the newest /usr/lib/postgresql/*/bin, else the directory of initdb on PATH."`
 	// MaxConns is the connection pool size (postgres.max_conns, default 16).
-	MaxConns int32 `mapstructure:"max_conns"`
+	MaxConns int32 `mapstructure:"max_conns" doc:"The PostgreSQL connection pool size."`
 }
 
 // Default is the configuration with nothing set.

@@ -43,6 +43,23 @@ const (
 // is only what the sender says it is.
 const HeaderSentBy = "Ledgerline-Sent-By"
 
+// HeaderRecordedAt is set on an event restored from a backup (`ledgerline stream
+// restore`): the stream timestamp it had when first recorded, RFC 3339 with
+// nanoseconds. JetStream stamps every message it stores with the time it stored
+// it and has no way to set another, so a restore keeps the original here.
+const HeaderRecordedAt = "Ledgerline-Recorded-At"
+
+// RecordedAt is an event's knowledge time: its HeaderRecordedAt value when it
+// has one (a restored event), else stored, the stream timestamp.
+func RecordedAt(header string, stored time.Time) time.Time {
+	if header != "" {
+		if t, err := time.Parse(time.RFC3339Nano, header); err == nil {
+			return t
+		}
+	}
+	return stored
+}
+
 // Event is a validated envelope.
 type Event struct {
 	ID            string          `json:"id"`

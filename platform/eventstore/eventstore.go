@@ -32,12 +32,21 @@ type Store struct {
 	JS     jetstream.JetStream
 	Stream jetstream.Stream
 	Name   string
+	// Origin says which server the store is on, for operators: the configured URL
+	// (credentials redacted), or an embedded server.
+	Origin string
 	server *server.Server
+	lock   *storeLock
 }
 
-// Open connects (starting the embedded server if cfg.NATSURL is empty) and makes
-// sure the event stream exists with the configured settings.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Store, error) {
+// Open connects (starting the embedded server if cfg.NATSURL is empty, or using
+// the one another process already runs on the same store) and makes sure the
+// event stream exists with the configured settings.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, options ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range options {
+		opt(&o)
+	}
 	var (
 		nc  *nats.Conn
 		srv *server.Server
@@ -54,29 +63,67 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Store, err
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
 	}
-	if cfg.NATSURL == "" {
-		srv, err = StartEmbedded(filepath.Join(cfg.DataDir, "nats"), cfg.NATSListen, cfg.Stream.SyncAlways)
-		if err != nil {
-			return nil, err
-		}
-		nc, err = nats.Connect("", append(opts, nats.InProcessServer(srv))...)
-		log.Info("embedded nats-server ready", "url", srv.ClientURL(), "store", filepath.Join(cfg.DataDir, "nats"))
-	} else {
+	var lock *storeLock
+	origin := ""
+	storeDir := filepath.Join(cfg.DataDir, "nats")
+	if cfg.NATSURL != "" {
 		nc, err = nats.Connect(cfg.NATSURL, opts...)
+	} else {
+		var owner storeOwner
+		lock, owner, err = lockStore(storeDir)
+		switch {
+		case errors.Is(err, ErrStoreInUse) && owner.Private:
+			return nil, fmt.Errorf("%w, which keeps its server to itself (a `ledgerline stream` command working offline): "+
+				"try again when it has finished", err)
+		case errors.Is(err, ErrStoreInUse) && owner.URL != "":
+			// Another process (a running `ledgerline serve`) has the store: use
+			// its server, as a second process uses the private PostgreSQL.
+			origin = fmt.Sprintf("the embedded nats-server of process %d on %s", owner.PID, storeDir)
+			log.Info("using the embedded nats-server of another process", "url", owner.URL, "pid", owner.PID, "store", storeDir)
+			nc, err = nats.Connect(owner.URL, opts...)
+		case err != nil:
+			return nil, err
+		default:
+			if srv, err = StartEmbedded(storeDir, cfg.NATSListen, cfg.Stream.SyncAlways); err != nil {
+				lock.release()
+				return nil, err
+			}
+			if err := lock.publish(srv.ClientURL(), o.private); err != nil {
+				log.Warn("cannot record the embedded nats-server's URL for other ledgerline commands", "err", err)
+			}
+			origin = "an embedded nats-server on " + storeDir + " started by this process"
+			nc, err = nats.Connect("", append(opts, nats.InProcessServer(srv))...)
+			log.Info("embedded nats-server ready", "url", srv.ClientURL(), "store", storeDir)
+		}
 	}
 	if err != nil {
 		if srv != nil {
 			srv.Shutdown()
 		}
+		lock.release()
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
-	s := &Store{Conn: nc, server: srv, Name: cfg.Stream.Name}
+	if origin == "" {
+		origin = nc.ConnectedUrlRedacted()
+	}
+	s := &Store{Conn: nc, server: srv, lock: lock, Name: cfg.Stream.Name, Origin: origin}
 	if err := s.init(ctx, cfg.Stream); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Option configures Open.
+type Option func(*openOptions)
+
+type openOptions struct{ private bool }
+
+// Private keeps an embedded server this process starts to itself: another
+// process that finds the store in use is refused instead of connecting to it,
+// as it would to a running `ledgerline serve`. For short-lived commands working
+// offline (a restore), whose server goes away when they end.
+func Private() Option { return func(o *openOptions) { o.private = true } }
 
 // StreamConfig is the event stream's configuration: kept for ever.
 func StreamConfig(c config.StreamConfig) jetstream.StreamConfig {
@@ -158,6 +205,7 @@ func (s *Store) Close() {
 		s.server.Shutdown()
 		s.server.WaitForShutdown()
 	}
+	s.lock.release()
 }
 
 // StartEmbedded starts a single-node nats-server with JetStream storing in storeDir,

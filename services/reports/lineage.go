@@ -552,7 +552,28 @@ func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, r 
 	out := []LateEvent{}
 	kind, _, _ := s.rules.FigureInfo(r.Name)
 	if kind == "derived" {
-		return out, nil // its inputs' cells show their events
+		// A derived amount changed because its inputs did: their late events.
+		f, err := s.rules.Figure(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[LateEvent]bool{}
+		for _, in := range f.Inputs {
+			ir := r
+			ir.Name, ir.Where = in.Name, in.Where
+			evs, err := s.lateEvents(ctx, lr, ev, ir, after)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range evs {
+				if !seen[e] {
+					seen[e] = true
+					out = append(out, e)
+				}
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+		return out, nil
 	}
 	for before := uint64(0); ; {
 		rows, err := lr.Contributions(ctx, r, before, 500)

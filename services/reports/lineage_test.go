@@ -262,7 +262,7 @@ func TestLateCorrectionRestatement(t *testing.T) {
 		// 130 + 50.50 + 900 + 450 (500 USD at 0.9)
 		"r0010_c0010": {"1070.50", "1530.50", "460.00", "e1-c1 supersedes e1, v-e3 voids e3, late-u2 contributes"},
 		"r0020_c0010": {"150.50", "180.50", "30.00", "e1-c1 supersedes e1"},
-		"r0030_c0010": {"267.63", "382.63", "115.00", ""}, // derived: its input's cell shows the events
+		"r0030_c0010": {"267.63", "382.63", "115.00", "e1-c1 supersedes e1, v-e3 voids e3, late-u2 contributes"}, // derived: its inputs' events
 		"large[CP2]":  {"900.00", "1350.00", "450.00", "late-u2 contributes"},
 	}
 	if len(got) != len(want) {

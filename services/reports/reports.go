@@ -239,9 +239,9 @@ func spec(t *template.Template, version int) filing.Spec {
 	}
 	for _, v := range t.Validations {
 		prog := v.Program
-		sp.Validations = append(sp.Validations, filing.ValidationSpec{ID: v.ID, Severity: v.Severity,
-			Check: func(cell func(string) (decimal.Decimal, error), figure filing.Lookup) (bool, error) {
-				return prog.Validate(cell, figure)
+		sp.Validations = append(sp.Validations, filing.ValidationSpec{ID: v.ID, Severity: v.Severity, Message: v.Message,
+			Check: func(cell func(string) (decimal.Decimal, error), rows func(string) ([]decimal.Decimal, error), figure filing.Lookup) (bool, error) {
+				return prog.Validate(cell, rows, figure)
 			}})
 	}
 	return sp

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
+	"github.com/ledgerline/ledgerline/platform/envelope"
 	"github.com/ledgerline/ledgerline/platform/httpjson"
 	"github.com/ledgerline/ledgerline/services/rules/celenv"
 	"github.com/ledgerline/ledgerline/services/rules/consumer"
@@ -792,7 +793,7 @@ func (s *Service) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("read seq %d: %w: %w", seq, err, httpjson.ErrUnavailable)
 		}
-		return m.Time, nil
+		return envelope.RecordedAt(m.Header.Get(envelope.HeaderRecordedAt), m.Time), nil
 	}
 	ans := lo - 1
 	for lo <= hi {

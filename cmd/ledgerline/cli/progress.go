@@ -19,17 +19,23 @@ type progress struct {
 	total int64
 	done  atomic.Int64
 	what  string
+	unit  string
 	last  time.Time
 	start time.Time
 }
 
 func newProgress(out io.Writer, total int64, what string) *progress {
-	p := &progress{out: out, total: total, what: what, start: time.Now(), last: time.Now()}
+	return newCounter(out, total, what, "bytes")
+}
+
+// newCounter is a progress counting unit ("events") instead of bytes.
+func newCounter(out io.Writer, total int64, what, unit string) *progress {
+	p := &progress{out: out, total: total, what: what, unit: unit, start: time.Now(), last: time.Now()}
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(out),
 			progressbar.OptionSetDescription(what),
-			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowBytes(unit == "bytes"),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
@@ -52,7 +58,7 @@ func (p *progress) set(n int64) {
 		if p.total > 0 {
 			pct = float64(n) * 100 / float64(p.total)
 		}
-		fmt.Fprintf(p.out, "%s: %.0f%% (%d of %d bytes, %s)\n", p.what, pct, n, p.total, time.Since(p.start).Round(time.Second))
+		fmt.Fprintf(p.out, "%s: %.0f%% (%d of %d %s, %s)\n", p.what, pct, n, p.total, p.unit, time.Since(p.start).Round(time.Second))
 	}
 }
 

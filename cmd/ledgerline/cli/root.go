@@ -60,7 +60,7 @@ func Root(stdout, stderr io.Writer) *cobra.Command {
 	config.RegisterFlags(root.PersistentFlags())
 	root.AddCommand(serveCmd(), keysCmd(), eventsCmd(), quarantineCmd(), schemasCmd(), rulesCmd(), figuresCmd(), projectionsCmd(),
 		templatesCmd(), filingsCmd(), scheduleCmd(), submissionsCmd(), regulatorSimCmd(), demoCmd(),
-		lineageCmd(), replayCmd(), restateCmd(), impactCmd())
+		lineageCmd(), replayCmd(), restateCmd(), impactCmd(), configCmd(), streamCmd())
 	return root
 }
 

@@ -95,5 +95,5 @@ func Get(ctx context.Context, st jetstream.Stream, seq uint64) (Stored, error) {
 	if err != nil {
 		return Stored{}, fmt.Errorf("read seq %d: %w", seq, err)
 	}
-	return Stored{Seq: m.Sequence, Subject: m.Subject, RecordedAt: m.Time, SentBy: m.Header.Get(envelope.HeaderSentBy), Data: m.Data}, nil
+	return Stored{Seq: m.Sequence, Subject: m.Subject, RecordedAt: envelope.RecordedAt(m.Header.Get(envelope.HeaderRecordedAt), m.Time), SentBy: m.Header.Get(envelope.HeaderSentBy), Data: m.Data}, nil
 }

@@ -52,7 +52,10 @@ type TableSpec struct {
 // ValidationSpec is one of the template's validations.
 type ValidationSpec struct {
 	ID, Severity string
-	Check        CheckFunc
+	// Message is what a failed validation says, e.g. the rule it checks;
+	// "" for "the expression is false".
+	Message string
+	Check   CheckFunc
 }
 
 // Lookup is figure(name, dims) in an expression: the figure under a filter.
@@ -61,8 +64,10 @@ type Lookup func(name string, dims map[string]string) (decimal.Decimal, error)
 // HavingFunc decides whether a table row is kept.
 type HavingFunc func(value decimal.Decimal, row map[string]string, figure Lookup) (bool, error)
 
-// CheckFunc evaluates a validation over the report's cells.
-type CheckFunc func(cell func(code string) (decimal.Decimal, error), figure Lookup) (bool, error)
+// CheckFunc evaluates a validation over the report's cells (cell: a cell's
+// reported amount) and tables (rows: the reported values of a table's rows, in
+// the table's order).
+type CheckFunc func(cell func(code string) (decimal.Decimal, error), rows func(table string) ([]decimal.Decimal, error), figure Lookup) (bool, error)
 
 // DimValue is a figure's value for one set of dimension values.
 type DimValue struct {
@@ -86,7 +91,8 @@ type Figures interface {
 // Build computes a report: every cell, every table row, every validation. Amounts
 // are computed exactly, rounded to the template's decimal places only when
 // reported; having expressions see exact values, validations the reported ones
-// (what the regulator will check). A figure that cannot be computed fails the
+// (what the regulator will check): cells, and the rows of tables after their
+// having, order and limit. A figure that cannot be computed fails the
 // build; a validation that cannot be evaluated fails as a validation.
 func Build(spec Spec, period string, periodEnd time.Time, asOfSeq uint64, figs Figures) (Report, error) {
 	r := Report{Template: spec.Template, Version: spec.Version, Name: spec.Name, Regulator: spec.Regulator, Period: period,
@@ -94,6 +100,7 @@ func Build(spec Spec, period string, periodEnd time.Time, asOfSeq uint64, figs F
 	b := builder{figs: figs, rows: map[string][]DimValue{}, sums: map[string]map[string]decimal.Decimal{}}
 	round := func(d decimal.Decimal) decimal.Decimal { return d.Round(int32(spec.Decimals)) }
 	reported := map[string]decimal.Decimal{}
+	tables := map[string][]decimal.Decimal{}
 	for _, ss := range spec.Sheets {
 		sh := Sheet{Name: ss.Name}
 		for _, cs := range ss.Cells {
@@ -110,9 +117,12 @@ func Build(spec Spec, period string, periodEnd time.Time, asOfSeq uint64, figs F
 			if err != nil {
 				return Report{}, fmt.Errorf("table %s: %w", ts.Code, err)
 			}
+			values := make([]decimal.Decimal, len(t.Rows))
 			for i := range t.Rows {
 				t.Rows[i].Value = round(t.Rows[i].Value)
+				values[i] = t.Rows[i].Value
 			}
+			tables[ts.Code] = values
 			sh.Tables = append(sh.Tables, t)
 		}
 		r.Sheets = append(r.Sheets, sh)
@@ -124,12 +134,21 @@ func Build(spec Spec, period string, periodEnd time.Time, asOfSeq uint64, figs F
 		}
 		return v, nil
 	}
+	rows := func(code string) ([]decimal.Decimal, error) {
+		v, ok := tables[code]
+		if !ok {
+			return nil, fmt.Errorf("no table %q", code)
+		}
+		return v, nil
+	}
 	for _, vs := range spec.Validations {
 		res := ValidationResult{ID: vs.ID, Severity: vs.Severity}
-		ok, err := vs.Check(cell, b.lookup)
+		ok, err := vs.Check(cell, rows, b.lookup)
 		switch {
 		case err != nil:
 			res.Message = "could not be evaluated: " + err.Error()
+		case !ok && vs.Message != "":
+			res.Message = vs.Message
 		case !ok:
 			res.Message = "the expression is false"
 		default:

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/services/rules/celenv"
 )
 
 type fakeFigures struct {
@@ -60,13 +62,13 @@ func TestBuild(t *testing.T) {
 				return v.GreaterThanOrEqual(thr), err
 			}}}}},
 		Validations: []ValidationSpec{
-			{ID: "sum", Severity: "error", Check: func(cell func(string) (decimal.Decimal, error), _ Lookup) (bool, error) {
+			{ID: "sum", Severity: "error", Check: func(cell func(string) (decimal.Decimal, error), _ func(string) ([]decimal.Decimal, error), _ Lookup) (bool, error) {
 				a, _ := cell("total")
 				b, _ := cell("corp")
 				c, _ := cell("retail")
 				return a.Equal(b.Add(c)), nil
 			}},
-			{ID: "broken", Severity: "warning", Check: func(cell func(string) (decimal.Decimal, error), _ Lookup) (bool, error) {
+			{ID: "broken", Severity: "warning", Check: func(cell func(string) (decimal.Decimal, error), _ func(string) ([]decimal.Decimal, error), _ Lookup) (bool, error) {
 				_, err := cell("nope")
 				return false, err
 			}},
@@ -96,5 +98,110 @@ func TestBuild(t *testing.T) {
 	spec.Sheets[0].Tables[0].OrderBy = "nope asc"
 	if _, err := Build(spec, "2026-Q3", time.Time{}, 1, figs); err == nil {
 		t.Fatal("an order_by on an unknown dimension built")
+	}
+}
+
+// TestBuildValidatesTableRows builds a large exposures report whose validation
+// reads a table's rows with rows(): the values it sees are those reported
+// (rounded, after having, order and limit), and a failed validation says its
+// message.
+func TestBuildValidatesTableRows(t *testing.T) {
+	env, err := celenv.NewReportEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	having, err := env.CompileHaving(`value >= figure("threshold")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit, err := env.CompileValidation(`rows("large").all(v, v <= figure("limit"))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the check saw, to compare with the reported rows.
+	var seen []decimal.Decimal
+	count, err := env.CompileValidation(`size(rows("large")) == 2 && size(rows("small")) == 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(p *celenv.ReportProgram) CheckFunc {
+		return func(cell func(string) (decimal.Decimal, error), rows func(string) ([]decimal.Decimal, error), figure Lookup) (bool, error) {
+			return p.Validate(cell, rows, figure)
+		}
+	}
+	spec := func(limitValue string) (Spec, *fakeFigures) {
+		figs := &fakeFigures{asked: map[string]int{},
+			rows: map[string][]DimValue{
+				// Group G: 60 + 40.004 = 100.004, reported 100.00; H 70.005,
+				// reported 70.01; I is under the threshold of 50.
+				"exposure": {dv("60", "group", "G", "cp", "G1"), dv("40.004", "group", "G", "cp", "G2"),
+					dv("70.005", "group", "H", "cp", "H"), dv("20", "group", "I", "cp", "I")},
+			},
+			derived: map[string]string{"threshold": "50", "limit": limitValue},
+		}
+		return Spec{Template: "le", Version: 1, Currency: "EUR", Decimals: 2,
+			Sheets: []SheetSpec{{Name: "C 28.00", Tables: []TableSpec{
+				{Code: "large", At: "B10", Figure: "exposure", GroupBy: []string{"group"}, OrderBy: "value desc",
+					Having: func(v decimal.Decimal, row map[string]string, figure Lookup) (bool, error) {
+						return having.Having(v, row, figure)
+					}},
+				{Code: "small", At: "E10", Figure: "exposure", GroupBy: []string{"cp"}, OrderBy: "value asc", Limit: 1},
+			}}},
+			Validations: []ValidationSpec{
+				{ID: "le1", Severity: "warning", Message: "CRR Art. 395(1): an exposure exceeds 25% of tier 1", Check: check(limit)},
+				{ID: "count", Severity: "error", Check: check(count)},
+				{ID: "seen", Severity: "error", Check: func(_ func(string) (decimal.Decimal, error), rows func(string) ([]decimal.Decimal, error), _ Lookup) (bool, error) {
+					var err error
+					seen, err = rows("large")
+					return err == nil, err
+				}},
+				{ID: "unknown", Severity: "warning", Check: func(_ func(string) (decimal.Decimal, error), rows func(string) ([]decimal.Decimal, error), _ Lookup) (bool, error) {
+					_, err := rows("nope")
+					return false, err
+				}},
+			},
+		}, figs
+	}
+
+	for _, tt := range []struct {
+		limit  string
+		passed bool
+	}{
+		{"100", true},    // G is reported as 100.00, at the limit (its exact 100.004 is above it)
+		{"99.99", false}, // G above it
+	} {
+		sp, figs := spec(tt.limit)
+		r, err := Build(sp, "2026-Q4", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), 7, figs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		large := r.Sheets[0].Tables[0].Rows
+		if len(large) != 2 || large[0].Dims[0] != "G" || large[0].Value.String() != "100" ||
+			large[1].Dims[0] != "H" || large[1].Value.String() != "70.01" {
+			t.Fatalf("large rows %+v", large)
+		}
+		if len(seen) != len(large) || !seen[0].Equal(large[0].Value) || !seen[1].Equal(large[1].Value) {
+			t.Errorf("rows(\"large\") = %v, want the reported rows %+v", seen, large)
+		}
+		le1, cnt, unknown := r.Validations[0], r.Validations[1], r.Validations[3]
+		if le1.Passed != tt.passed {
+			t.Errorf("limit %s: le1 passed = %v, want %v (%s)", tt.limit, le1.Passed, tt.passed, le1.Message)
+		}
+		if !tt.passed && le1.Message != "CRR Art. 395(1): an exposure exceeds 25% of tier 1" {
+			t.Errorf("le1 message = %q, want the validation's message", le1.Message)
+		}
+		if tt.passed && le1.Message != "" {
+			t.Errorf("le1 passed with message %q", le1.Message)
+		}
+		if !cnt.Passed || !r.Validations[2].Passed {
+			t.Errorf("count, seen = %+v, %+v", cnt, r.Validations[2])
+		}
+		if unknown.Passed || unknown.Message != `could not be evaluated: no table "nope"` {
+			t.Errorf("unknown table = %+v", unknown)
+		}
+		// Warnings do not fail the report.
+		if !r.ValidationsPassed() {
+			t.Errorf("limit %s: ValidationsPassed false, but only warnings failed", tt.limit)
+		}
 	}
 }

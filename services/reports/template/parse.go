@@ -87,6 +87,7 @@ type (
 		ID       string `yaml:"id"`
 		Expr     string `yaml:"expr"`
 		Severity string `yaml:"severity"`
+		Message  string `yaml:"message"`
 	}
 	rawSubmission struct {
 		Channel string `yaml:"channel"`
@@ -672,7 +673,7 @@ func (p *parser) validations(t *Template, raw []rawValidation, codes map[string]
 			p.add(rv.ID, vp+".id", "validation %s is defined twice", rv.ID)
 		}
 		ids[rv.ID] = true
-		v := Validation{ID: rv.ID, Expr: rv.Expr, Severity: rv.Severity}
+		v := Validation{ID: rv.ID, Expr: rv.Expr, Severity: rv.Severity, Message: strings.TrimSpace(rv.Message)}
 		switch rv.Severity {
 		case "":
 			v.Severity = SeverityError
@@ -691,6 +692,15 @@ func (p *parser) validations(t *Template, raw []rawValidation, codes map[string]
 					p.add(rv.ID, vp+".expr", "%s%s is a table, not a cell: a validation reads cells", celPosition(rv.Expr, c), c)
 				case !ok && cellsComplete:
 					p.add(rv.ID, vp+".expr", "%sunknown cell %q", celPosition(rv.Expr, c), c)
+				}
+			}
+			for _, c := range prog.TableRefs() {
+				use, ok := codes[c]
+				switch {
+				case ok && !use.table:
+					p.add(rv.ID, vp+".expr", "%s%s is a cell, not a table: rows() reads the rows of a table; a cell is cell(%q)", celPosition(rv.Expr, c), c, c)
+				case !ok && cellsComplete:
+					p.add(rv.ID, vp+".expr", "%sunknown table %q", celPosition(rv.Expr, c), c)
 				}
 			}
 		}

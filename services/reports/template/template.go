@@ -169,6 +169,9 @@ type Validation struct {
 	Expr     string                // as written
 	Program  *celenv.ReportProgram // compiled
 	Severity string                // SeverityError (the default) or SeverityWarning
+	// Message is what a failed validation says (e.g. the rule it checks);
+	// "" when the template gives none.
+	Message string
 }
 
 // Submission says how filings of the template are submitted.

@@ -138,7 +138,7 @@ func TestParseExample(t *testing.T) {
 	reported := map[string]string{"r0010_c0010": "0.3", "r0015_c0010": "0.1", "r0750_c0010": "0.2"}
 	ok, err := tpl.Validations[0].Program.Validate(func(code string) (decimal.Decimal, error) {
 		return decimal.RequireFromString(reported[code]), nil
-	}, nil)
+	}, nil, nil)
 	if err != nil || !ok {
 		t.Errorf("v0001 on 0.3 == 0.1 + 0.2: %v, %v", ok, err)
 	}
@@ -199,6 +199,50 @@ validations:
     expr: cell("r0010") >= cell("r0020")
     severity: error
 `
+
+// TestValidationOverTableRows parses a validation that reads a table's rows
+// and has a message.
+func TestValidationOverTableRows(t *testing.T) {
+	src := strings.Replace(minimal, `    expr: cell("r0010") >= cell("r0020")
+    severity: error
+`, `    expr: cell("r0010") >= cell("r0020")
+    severity: error
+  - id: le1
+    expr: rows("large_exposures").all(v, v <= figure("large_exposure_threshold") * 2 && v <= cell("r0020"))
+    severity: warning
+    message: "  CRR Art. 395(1): an exposure to a group of connected clients exceeds 25% of tier 1 capital "
+`, 1)
+	tpl := mustParse(t, src, demoCatalog)
+	v := tpl.Validations[1]
+	if v.ID != "le1" || v.Severity != SeverityWarning || v.Message != "CRR Art. 395(1): an exposure to a group of connected clients exceeds 25% of tier 1 capital" {
+		t.Fatalf("le1 = %+v", v)
+	}
+	if got := v.Program.TableRefs(); !reflect.DeepEqual(got, []string{"large_exposures"}) {
+		t.Errorf("TableRefs = %q", got)
+	}
+	if tpl.Validations[0].Message != "" {
+		t.Errorf("v1 message = %q, want none", tpl.Validations[0].Message)
+	}
+	rows := func(code string) ([]decimal.Decimal, error) {
+		return []decimal.Decimal{decimal.RequireFromString("300"), decimal.RequireFromString("200")}, nil
+	}
+	figure := func(string, map[string]string) (decimal.Decimal, error) { return decimal.RequireFromString("100"), nil }
+	for _, tt := range []struct {
+		r0020 string
+		want  bool
+	}{{"300", false}, {"200", false}, {"1000", false}} {
+		cell := func(string) (decimal.Decimal, error) { return decimal.RequireFromString(tt.r0020), nil }
+		ok, err := v.Program.Validate(cell, rows, figure)
+		if err != nil || ok != tt.want {
+			t.Errorf("r0020 %s: %v, %v; want %v", tt.r0020, ok, err, tt.want)
+		}
+	}
+	figure = func(string, map[string]string) (decimal.Decimal, error) { return decimal.RequireFromString("150"), nil }
+	cell := func(string) (decimal.Decimal, error) { return decimal.RequireFromString("300"), nil }
+	if ok, err := v.Program.Validate(cell, rows, figure); err != nil || !ok {
+		t.Errorf("every row within both limits: %v, %v", ok, err)
+	}
+}
 
 func TestDefaults(t *testing.T) {
 	tpl := mustParse(t, minimal, demoCatalog)
@@ -442,6 +486,15 @@ func TestRefusals(t *testing.T) {
 			want: []want{{"v1", "validations[v1].expr", `CEL 1:23: large_exposures is a table, not a cell: a validation reads cells`}}},
 		{name: "validation reads an unknown cell", edits: []string{`cell("r0020")`, `cell("r0030")`},
 			want: []want{{"v1", "validations[v1].expr", `CEL 1:23: unknown cell "r0030"`}}},
+		{name: "rows of a cell", edits: []string{`expr: cell("r0010") >= cell("r0020")`, `expr: rows("r0020").all(v, v <= cell("r0010"))`},
+			want: []want{{"v1", "validations[v1].expr", `CEL 1:6: r0020 is a cell, not a table: rows() reads the rows of a table; a cell is cell("r0020")`}}},
+		{name: "rows of an unknown table", edits: []string{`expr: cell("r0010") >= cell("r0020")`, `expr: rows("large_exposure").all(v, v <= cell("r0010"))`},
+			want: []want{{"v1", "validations[v1].expr", `CEL 1:6: unknown table "large_exposure"`}}},
+		{name: "rows code not a literal", edits: []string{`expr: cell("r0010") >= cell("r0020")`, `expr: rows("large_" + "exposures").all(v, v <= cell("r0010"))`},
+			want: []want{{"v1", "validations[v1].expr", `CEL 1:15: rows(): the table code must be a string literal, e.g. rows("large_exposures")`}}},
+		{name: "rows in a having", edits: []string{`having: value >= figure("large_exposure_threshold")`, `having: size(rows("large_exposures")) > 0`},
+			want: []want{{"large_exposures", "sheets[0].tables[0].having",
+				`CEL 1:10: undeclared reference to 'rows': rows() is only available in validations; a table's having sees value, row and figure()`}}},
 		{name: "validation cell code not a literal", edits: []string{`cell("r0020")`, `cell("r00" + "20")`},
 			want: []want{{"v1", "validations[v1].expr", `CEL 1:29: cell(): the cell code must be a string literal, e.g. cell("r0010_c0010")`}}},
 		{name: "validation of the wrong type", edits: []string{`expr: cell("r0010") >= cell("r0020")`, `expr: cell("r0010") - cell("r0020")`},
@@ -464,8 +517,8 @@ func TestRefusals(t *testing.T) {
 				{"v1", "validations[v1].expr", `required: a CEL expression that is true when the filing passes, e.g. cell("r0010_c0010") >= decimal(0)`},
 				{"v1", "validations[v1].severity", `"fatal": want error or warning`},
 			}},
-		{name: "validation unknown field", edits: []string{"    severity: error\n", "    severity: error\n    message: own funds must cover tier 1\n"},
-			want: []want{{"v1", "validations[v1].message", `unknown field "message" (fields: id, expr, severity)`}}},
+		{name: "validation unknown field", edits: []string{"    severity: error\n", "    severity: error\n    hint: own funds must cover tier 1\n"},
+			want: []want{{"v1", "validations[v1].hint", `unknown field "hint" (fields: id, expr, severity, message)`}}},
 
 		// Several problems at once, in the order of the YAML.
 		{name: "everything wrong at once", edits: []string{

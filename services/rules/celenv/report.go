@@ -51,13 +51,16 @@ func (k ReportKind) String() string {
 //	            variables: value (decimal, the row's value), row (map(string, string),
 //	            the row's group_by dimension values); figure(name), figure(name, dims)
 //	validation  cell("r0010_c0010") == cell("r0015_c0010") + cell("r0020_c0010")
-//	            cell(code) is the reported amount of a cell; figure(...) as above
+//	            rows("large_exposures").all(v, v <= figure("large_exposure_limit"))
+//	            cell(code) is the reported amount of a cell; rows(table) the
+//	            reported values of a table's rows, list(decimal), in the
+//	            table's order; figure(...) as above
 //
-// Both must evaluate to a bool, and the names given to figure() and cell() must
-// be string literals, so that a template's references can be checked without
-// evaluating anything (FigureRefs, CellRefs). Decimals, the standard library,
-// the strings extension, cel.bind and the cost limit are those of rule
-// expressions; see the package documentation.
+// Both must evaluate to a bool, and the names given to figure(), cell() and
+// rows() must be string literals, so that a template's references can be
+// checked without evaluating anything (FigureRefs, CellRefs, TableRefs).
+// Decimals, the standard library, the strings extension, cel.bind and the cost
+// limit are those of rule expressions; see the package documentation.
 type ReportEnv struct {
 	having      *cel.Env
 	validation  *cel.Env
@@ -85,9 +88,12 @@ func NewReportEnv(opts ...Option) (*ReportEnv, error) {
 	); err != nil {
 		return nil, fmt.Errorf("celenv: %w", err)
 	}
-	if e.validation, err = base.Extend(cel.Function("cell",
-		cel.Overload("cell_string", []*cel.Type{cel.StringType}, DecimalType, cel.LateFunctionBinding()),
-	)); err != nil {
+	if e.validation, err = base.Extend(
+		cel.Function("cell",
+			cel.Overload("cell_string", []*cel.Type{cel.StringType}, DecimalType, cel.LateFunctionBinding())),
+		cel.Function("rows",
+			cel.Overload("rows_string", []*cel.Type{cel.StringType}, cel.ListType(DecimalType), cel.LateFunctionBinding())),
+	); err != nil {
 		return nil, fmt.Errorf("celenv: %w", err)
 	}
 	return e, nil
@@ -99,6 +105,7 @@ type ReportProgram struct {
 	kind       ReportKind
 	figureDims map[string][]string
 	cells      []string
+	tables     []string
 	rowKeys    []string
 }
 
@@ -173,6 +180,7 @@ func (e *ReportEnv) Compile(expr string, kind ReportKind) (*ReportProgram, error
 		kind:       kind,
 		figureDims: rf.figureDims,
 		cells:      rf.cells,
+		tables:     rf.tables,
 		rowKeys:    rf.rowKeys,
 	}, nil
 }
@@ -183,9 +191,13 @@ func explainReport(msg string, kind ReportKind) string {
 	switch {
 	case strings.Contains(msg, "undeclared reference to 'cell'") && kind == ReportHaving:
 		return msg + `: cell() is only available in validations; a table's having sees value, row and figure()`
+	case strings.Contains(msg, "undeclared reference to 'rows'") && kind == ReportHaving:
+		// CEL suggests row, which is not what the author meant.
+		msg = strings.Replace(msg, " (did you mean 'row'?)", "", 1)
+		return msg + `: rows() is only available in validations; a table's having sees value, row and figure()`
 	case (strings.Contains(msg, "undeclared reference to 'value'") || strings.Contains(msg, "undeclared reference to 'row'")) &&
 		kind == ReportValidation:
-		return msg + `: value and row are only available in a table's having; a validation reads cell("code") and figure("name")`
+		return msg + `: value and row are only available in a table's having; a validation reads cell("code"), rows("table") and figure("name")`
 	case strings.Contains(msg, "undeclared reference to 'event'"):
 		return msg + `: report expressions are computed from figures and cells, not from events`
 	}
@@ -196,12 +208,13 @@ func explainReport(msg string, kind ReportKind) string {
 type reportFindings struct {
 	figureDims map[string][]string // figure name → literal dimension keys used with it
 	cells      []string            // cell codes, sorted and distinct
+	tables     []string            // table codes given to rows(), sorted and distinct
 	rowKeys    []string            // literal keys read from row, sorted and distinct
 }
 
-// inspectReport reports cell() calls whose code is not a string literal and
-// collects the cell codes, the row keys and the dimension keys given to
-// figure().
+// inspectReport reports cell() and rows() calls whose code is not a string
+// literal and collects the cell and table codes, the row keys and the
+// dimension keys given to figure().
 func inspectReport(a *ast.AST, report func(id int64, msg string)) reportFindings {
 	var f reportFindings
 	ast.PreOrderVisit(a.Expr(), ast.NewExprVisitor(func(x ast.Expr) {
@@ -237,6 +250,16 @@ func inspectReport(a *ast.AST, report func(id int64, msg string)) reportFindings
 					return
 				}
 				f.cells = append(f.cells, code)
+			case "rows":
+				if call.IsMemberFunction() || len(args) != 1 {
+					return
+				}
+				code, ok := literalString(args[0])
+				if !ok {
+					report(args[0].ID(), `rows(): the table code must be a string literal, e.g. rows("large_exposures")`)
+					return
+				}
+				f.tables = append(f.tables, code)
 			case "figure":
 				if call.IsMemberFunction() || len(args) == 0 {
 					return
@@ -272,6 +295,8 @@ func inspectReport(a *ast.AST, report func(id int64, msg string)) reportFindings
 	}
 	slices.Sort(f.cells)
 	f.cells = slices.Compact(f.cells)
+	slices.Sort(f.tables)
+	f.tables = slices.Compact(f.tables)
 	slices.Sort(f.rowKeys)
 	f.rowKeys = slices.Compact(f.rowKeys)
 	return f
@@ -304,6 +329,10 @@ func (p *ReportProgram) FigureDims() map[string][]string {
 // distinct; nil for a having program.
 func (p *ReportProgram) CellRefs() []string { return slices.Clone(p.cells) }
 
+// TableRefs returns the table codes referenced by rows() calls, sorted and
+// distinct; nil for a having program.
+func (p *ReportProgram) TableRefs() []string { return slices.Clone(p.tables) }
+
 // RowKeys returns the keys a having program reads from `row` by literal
 // (row.counterparty, row["counterparty"], has(row.x), "x" in row), sorted and
 // distinct, so that a caller can check them against the table's group_by.
@@ -334,9 +363,12 @@ func (p *ReportProgram) Having(value decimal.Decimal, row map[string]string, loo
 }
 
 // Validate evaluates a validation program. cell supplies cell(code), the
-// reported amount of a cell; lookup supplies figure(). Their errors are
-// returned wrapped, so errors.Is works on them.
-func (p *ReportProgram) Validate(cell func(code string) (decimal.Decimal, error), lookup func(name string, dims map[string]string) (decimal.Decimal, error)) (bool, error) {
+// reported amount of a cell; rows supplies rows(table), the reported values of
+// a table's rows in the table's order (after its having, order_by and limit);
+// lookup supplies figure(). Their errors are returned wrapped, so errors.Is
+// works on them.
+func (p *ReportProgram) Validate(cell func(code string) (decimal.Decimal, error), rows func(table string) ([]decimal.Decimal, error),
+	lookup func(name string, dims map[string]string) (decimal.Decimal, error)) (bool, error) {
 	if p.kind != ReportValidation {
 		return false, fmt.Errorf("a %v program is not evaluated with Validate", p.kind)
 	}
@@ -353,6 +385,23 @@ func (p *ReportProgram) Validate(cell func(code string) (decimal.Decimal, error)
 				return types.WrapErr(setOnce(&lookupErr, fmt.Errorf("cell %q: %w", code, err)))
 			}
 			return newDecimal(d)
+		},
+		"rows": func(_ string, args ...ref.Val) ref.Val {
+			code := string(args[0].(types.String))
+			if rows == nil {
+				return types.WrapErr(setOnce(&lookupErr, fmt.Errorf("rows %q: no table rows supplied", code)))
+			}
+			values, err := rows(code)
+			if err != nil {
+				return types.WrapErr(setOnce(&lookupErr, fmt.Errorf("rows %q: %w", code, err)))
+			}
+			elems := make([]ref.Val, len(values))
+			for i, d := range values {
+				if elems[i] = newDecimal(d); types.IsError(elems[i]) {
+					return elems[i]
+				}
+			}
+			return types.NewRefValList(types.DefaultTypeAdapter, elems)
 		},
 	})
 	if err != nil {

@@ -138,7 +138,7 @@ func TestValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := p.Validate(values, lookup)
+			got, err := p.Validate(values, nil, lookup)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,6 +152,113 @@ func TestValidate(t *testing.T) {
 				t.Errorf("FigureRefs = %q, want %q", r, tt.refs)
 			}
 		})
+	}
+}
+
+var errNoTable = errors.New("no such table")
+
+func tables(values map[string][]string) func(string) ([]decimal.Decimal, error) {
+	return func(code string) ([]decimal.Decimal, error) {
+		v, ok := values[code]
+		if !ok {
+			return nil, errNoTable
+		}
+		out := make([]decimal.Decimal, len(v))
+		for i, s := range v {
+			out[i] = decimal.RequireFromString(s)
+		}
+		return out, nil
+	}
+}
+
+// TestValidateRows checks rows(table): the reported values of a table's rows
+// as a list of decimals, for the validations of a whole table such as the
+// large exposures limit (CRR Art. 395(1)).
+func TestValidateRows(t *testing.T) {
+	env := mustReportEnv(t)
+	// Tier 1 421,700,000.00: limit 25% = 105,425,000.00.
+	lookup := figures(map[string]string{"large_exposure_limit": "105425000.00", "large_exposure_threshold": "42170000.00"})
+	rows := tables(map[string][]string{
+		"large_exposures": {"105425000.00", "68360000.00", "43827000.00"}, // the first at the limit exactly
+		"over_limit":      {"105425000.01", "43827000.00"},
+		"none":            {},
+	})
+	values := cells(map[string]string{"le_limit": "105425000.00"})
+	tests := []struct {
+		expr   string
+		want   bool
+		tables []string
+		cells  []string
+	}{
+		{`rows("large_exposures").all(v, v <= figure("large_exposure_limit"))`, true, []string{"large_exposures"}, nil},
+		{`rows("over_limit").all(v, v <= figure("large_exposure_limit"))`, false, []string{"over_limit"}, nil},
+		{`rows("over_limit").exists(v, v > cell("le_limit"))`, true, []string{"over_limit"}, []string{"le_limit"}},
+		{`rows("none").all(v, v <= figure("large_exposure_limit"))`, true, []string{"none"}, nil}, // an empty table passes all()
+		{`size(rows("large_exposures")) == 3 && rows("large_exposures")[1] == decimal("68360000")`, true, []string{"large_exposures"}, nil},
+		{`rows("large_exposures").filter(v, v >= figure("large_exposure_threshold")).size() == 3`, true, []string{"large_exposures"}, nil},
+		{`size(rows("none")) == 0 && size(rows("over_limit")) == 2`, true, []string{"none", "over_limit"}, nil},
+		{`decimal("43827000") in rows("large_exposures")`, true, []string{"large_exposures"}, nil}, // numeric equality: 43827000.00
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			p, err := env.CompileValidation(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Validate(values, rows, lookup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("Validate = %v, want %v", got, tt.want)
+			}
+			if r := p.TableRefs(); !reflect.DeepEqual(r, tt.tables) {
+				t.Errorf("TableRefs = %q, want %q", r, tt.tables)
+			}
+			if c := p.CellRefs(); !reflect.DeepEqual(c, tt.cells) && (len(c) != 0 || len(tt.cells) != 0) {
+				t.Errorf("CellRefs = %q, want %q", c, tt.cells)
+			}
+		})
+	}
+
+	p, err := env.CompileValidation(`rows("nope").all(v, v > decimal(0))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Validate(values, rows, lookup); !errors.Is(err, errNoTable) || err.Error() != `rows "nope": no such table` {
+		t.Errorf("unknown table: error = %v, want errNoTable", err)
+	}
+	if _, err := p.Validate(values, nil, lookup); err == nil || err.Error() != `rows "nope": no table rows supplied` {
+		t.Errorf("nil rows: error = %v", err)
+	}
+	h, err := env.CompileHaving(`value > decimal(0)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.TableRefs(); r != nil {
+		t.Errorf("having TableRefs = %q, want none", r)
+	}
+
+	// rows() iterates with a comprehension, so a validation over a long table
+	// runs under the cost limit.
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = fmt.Sprint(i)
+	}
+	big := tables(map[string][]string{"t": many})
+	p, err = mustReportEnv(t, WithCostLimit(1000)).CompileValidation(`rows("t").all(v, v >= decimal(0))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Validate(nil, big, nil); !errors.Is(err, ErrCostLimit) {
+		t.Errorf("5000 rows, limit 1000: error = %v, want ErrCostLimit", err)
+	}
+	p, err = env.CompileValidation(`rows("t").all(v, v >= decimal(0))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := p.Validate(nil, big, nil); err != nil || !ok {
+		t.Errorf("5000 rows, default limit: %v, %v", ok, err)
 	}
 }
 
@@ -172,7 +279,12 @@ func TestReportCompileErrors(t *testing.T) {
 		{"cell of an int", ReportValidation, `cell(10) > 0`, `1:5: found no matching overload for 'cell' applied to '(int)'`},
 		{"figure name not literal", ReportHaving, `value > figure("a" + "b")`, `1:20: figure(): the figure name must be a string literal, e.g. figure("tier1_capital")`},
 		{"cell in having", ReportHaving, `value == cell("a")`, `1:14: undeclared reference to 'cell': cell() is only available in validations; a table's having sees value, row and figure()`},
-		{"value in validation", ReportValidation, `value > cell("a")`, `1:1: undeclared reference to 'value': value and row are only available in a table's having; a validation reads cell("code") and figure("name")`},
+		{"value in validation", ReportValidation, `value > cell("a")`, `1:1: undeclared reference to 'value': value and row are only available in a table's having; a validation reads cell("code"), rows("table") and figure("name")`},
+		{"rows in having", ReportHaving, `size(rows("t")) > 0`, `1:10: undeclared reference to 'rows': rows() is only available in validations; a table's having sees value, row and figure()`},
+		{"rows code not literal", ReportValidation, `rows("large_" + "exposures").all(v, v > 0)`, `1:15: rows(): the table code must be a string literal, e.g. rows("large_exposures")`},
+		{"rows of an int", ReportValidation, `size(rows(1)) > 0`, `1:10: found no matching overload for 'rows' applied to '(int)'`},
+		{"rows are decimals", ReportValidation, `rows("t").all(v, v > 1.5)`, `1:20: found no matching overload for '_>_' applied to '(decimal, double)': decimal does not mix with double; money is exact, so write the number as decimal("0.1")`},
+		{"rows is a list", ReportValidation, `rows("t") > decimal(0)`, `1:11: found no matching overload for '_>_' applied to '(list(decimal), decimal)'`},
 		{"event", ReportHaving, `event.type == "x"`, `1:1: undeclared reference to 'event': report expressions are computed from figures and cells, not from events`},
 		{"double", ReportHaving, `value > 1.5`, `1:7: found no matching overload for '_>_' applied to '(decimal, double)': decimal does not mix with double; money is exact, so write the number as decimal("0.1")`},
 		{"row is strings", ReportHaving, `row.counterparty > value`, `1:18: found no matching overload for '_>_' applied to '(string, decimal)'`},
@@ -213,7 +325,7 @@ func TestReportRuntimeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.Validate(cells(map[string]string{"a": "1", "b": "1"}), nil)
+	_, err = v.Validate(cells(map[string]string{"a": "1", "b": "1"}), nil, nil)
 	if !errors.Is(err, errNoCell) {
 		t.Fatalf("unknown cell: error = %v, want errNoCell", err)
 	}
@@ -240,12 +352,12 @@ func TestReportRuntimeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := div.Validate(cells(map[string]string{"a": "1", "b": "0"}), nil); err == nil || err.Error() != "division by zero" {
+	if _, err := div.Validate(cells(map[string]string{"a": "1", "b": "0"}), nil, nil); err == nil || err.Error() != "division by zero" {
 		t.Errorf("division by zero: error = %v", err)
 	}
 
 	// A program is evaluated as the kind it was compiled as.
-	if _, err := h.Validate(nil, nil); err == nil {
+	if _, err := h.Validate(nil, nil, nil); err == nil {
 		t.Error("Validate on a having program: no error")
 	}
 	if _, err := v.Having(decimal.Zero, nil, nil); err == nil {
@@ -267,7 +379,7 @@ func TestReportCostLimit(t *testing.T) {
 		if kind == ReportHaving {
 			_, err = p.Having(decimal.Zero, nil, nil)
 		} else {
-			_, err = p.Validate(nil, nil)
+			_, err = p.Validate(nil, nil, nil)
 		}
 		if !errors.Is(err, ErrCostLimit) {
 			t.Errorf("%v: error = %v, want ErrCostLimit", kind, err)
@@ -337,7 +449,7 @@ func ExampleReportProgram_Validate() {
 	reported := map[string]string{"r0010_c0010": "0.3", "r0015_c0010": "0.1", "r0020_c0010": "0.2"}
 	ok, err := v.Validate(func(code string) (decimal.Decimal, error) {
 		return decimal.RequireFromString(reported[code]), nil
-	}, nil)
+	}, nil, nil)
 	fmt.Println(ok, err)
 
 	_, err = env.CompileHaving(`value >= figure(threshold)`)

@@ -167,7 +167,21 @@ func TestSampleRuleSetsOnSampleEvents(t *testing.T) {
 		{"tier1_capital", "gl-JE-2026-10-0001-03", "210000000", "EUR", map[string]string{"tier": "cet1", "gl_account": "3100"}},
 		{"tier1_capital", "gl-JE-2026-10-0001-05", "50000000", "EUR", map[string]string{"tier": "at1", "gl_account": "3300"}},
 		{"tier1_capital", "gl-JE-2026-10-0001-07", "-12000000", "EUR", map[string]string{"tier": "cet1", "gl_account": "0400"}},
+		{"tier1_capital", "gl-JE-2026-10-0001-08", "-3500000", "EUR", map[string]string{"tier": "cet1", "gl_account": "0450"}},
 		{"tier2_capital", "gl-JE-2026-10-0001-06", "40000000", "EUR", map[string]string{"gl_account": "2800"}},
+		{"cet1_capital_instruments", "gl-JE-2026-10-0001-02", "35000000", "EUR", map[string]string{"gl_account": "3010"}},
+		{"retained_earnings", "gl-JE-2026-10-0412-01", "4200000", "EUR", map[string]string{"gl_account": "3900"}},
+		// Large exposures: per group of connected clients (the event's
+		// group_id, else the counterparty) and counterparty.
+		{"large_exposure", "cb-2026-10-31-LN-1003", "8500000", "USD", map[string]string{"group": "GRP-RHEINWERK", "counterparty": "CP-1001"}},
+		// 4,000,000 outstanding + 6,000,000 undrawn × ccf 0.5
+		{"large_exposure", "cb-2026-10-31-LN-1002", "7000000", "EUR", map[string]string{"group": "GRP-RHEINWERK", "counterparty": "CP-1002"}},
+		// 2,500 + 7,500 undrawn × 0.1; no group: its own
+		{"large_exposure", "cb-2026-10-31-LN-3002", "3250", "EUR", map[string]string{"group": "CP-2002", "counterparty": "CP-2002"}},
+		{"large_exposure", "cb-2026-10-31-LN-3001", "320000", "EUR", map[string]string{"group": "CP-2001", "counterparty": "CP-2001"}},
+		{"large_exposure", "tr-2026-10-31-POS-BB-0006", "4975000", "EUR", map[string]string{"group": "GRP-RHEINWERK", "counterparty": "CP-1002"}},
+		// Securities by issuer, encumbered or not.
+		{"large_exposure", "tr-2026-10-31-POS-LB-0005", "19610000", "EUR", map[string]string{"group": "CP-4001", "counterparty": "CP-4001"}},
 	}
 	for _, tt := range tests {
 		c := find(tt.figure, tt.event)
@@ -206,10 +220,15 @@ func TestSampleRuleSetsOnSampleEvents(t *testing.T) {
 		return total
 	}
 	lookup := func(name string, dims map[string]string) (decimal.Decimal, error) { return sum(name, dims), nil }
+	// CET1: 120,000,000 + 35,000,000 + 210,000,000 + 18,000,000 + 4,200,000
+	// (3000, 3010, 3100, 3200, 3900) - 12,000,000 (0400) - 3,500,000 (0450)
+	// = 371,700,000; tier 1 adds 50,000,000 AT1 (3300): 421,700,000; own
+	// funds add 40,000,000 tier 2 (2800): 461,700,000.
 	for _, tt := range []struct{ set, figure, want string }{
-		{"own-funds", "own_funds", "465200000"},
-		{"own-funds", "cet1_capital", "375200000"},
-		{"credit-risk", "large_exposure_threshold", "42520000"},
+		{"own-funds", "own_funds", "461700000"},
+		{"own-funds", "cet1_capital", "371700000"},
+		{"credit-risk", "large_exposure_threshold", "42170000"},
+		{"credit-risk", "large_exposure_limit", "105425000"},
 	} {
 		f, ok := sets[tt.set].Figure(tt.figure)
 		if !ok {
@@ -237,4 +256,43 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestSampleLargeExposureDefaults checks the credit conversion factors
+// large_exposure applies when a loan has no ccf, and that an undrawn
+// commitment is optional.
+func TestSampleLargeExposureDefaults(t *testing.T) {
+	f, ok := loadSamples(t)["credit-risk"].Figure("large_exposure")
+	if !ok {
+		t.Fatal("no figure large_exposure")
+	}
+	for _, tt := range []struct{ product, undrawn, ccf, want string }{
+		{"overdraft", "1000", "", "1100"},        // 1000 + 1000 × 0.1
+		{"revolving_credit", "1000", "", "1500"}, // × 0.5
+		{"term_loan", "1000", "", "2000"},        // × 1
+		{"overdraft", "1000", "0.2", "1200"},     // the event's ccf wins
+		{"term_loan", "", "", "1000"},            // no commitment
+	} {
+		data := `"loan_id":"L","counterparty_id":"CP","exposure_class":"corporate","product":"` + tt.product + `","outstanding":"1000","currency":"EUR"`
+		if tt.undrawn != "" {
+			data += `,"undrawn_commitment":"` + tt.undrawn + `"`
+		}
+		if tt.ccf != "" {
+			data += `,"ccf":"` + tt.ccf + `"`
+		}
+		ev, err := celenv.NewEvent([]byte(`{"id":"e","source":"s","type":"loan.balance","schema_version":1,"subject":"L",` +
+			`"occurred_at":"2026-10-31T18:00:00Z","data":{` + data + `}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.ValueProg.Decimal(ev)
+		if err != nil || v.String() != tt.want {
+			t.Errorf("%s, undrawn %q, ccf %q: %v, %v; want %s", tt.product, tt.undrawn, tt.ccf, v, err, tt.want)
+		}
+		if d := f.Dimensions[0]; d.Name != "group" {
+			t.Fatalf("first dimension %s, want group", d.Name)
+		} else if g, err := d.Program.String(ev); err != nil || g != "CP" {
+			t.Errorf("group of a loan without group_id = %q, %v; want its counterparty", g, err)
+		}
+	}
 }
