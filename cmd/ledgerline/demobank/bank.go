@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/ledgerline/ledgerline/services/rules/period"
@@ -135,8 +134,8 @@ type bank struct {
 	jes    []journal
 	pays   []payment
 
-	t1f      float64 // Tier 1 at the period end in EUR (summary.go has it exact)
-	names    *namer
+	t1f   float64 // Tier 1 at the period end in EUR (summary.go has it exact)
+	names *namer
 
 	sp specials
 }
@@ -351,4 +350,3 @@ func (b *bank) storyGroups() []int {
 	}
 	return append(top, mids...)
 }
-

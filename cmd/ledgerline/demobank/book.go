@@ -414,4 +414,3 @@ func (b *bank) sizeLoan(l *loan) {
 	}
 	l.priorOut, l.priorUnd = earlier(l.out[0], l.und[0])
 }
-

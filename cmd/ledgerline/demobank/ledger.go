@@ -110,4 +110,3 @@ func (b *bank) buildLedger() {
 	}
 	b.t1f = float64(tier1) / 100
 }
-
