@@ -92,6 +92,13 @@ type IngestConfig struct {
 	// IndexInterval is how often the event index catches up with the stream
 	// (ingest.index_interval, default 30s); it must stay below DuplicateWindow.
 	IndexInterval time.Duration `mapstructure:"index_interval" doc:"How often the event index catches up with the stream; must be shorter than stream.duplicate_window."`
+	// MaxInFlightBytes bounds the request bodies POST /v1/events handles at once,
+	// by Content-Length (ingest.max_in_flight_bytes, default 32 MiB): admission
+	// control, so a burst is shed instead of growing memory without bound.
+	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes" doc:"Admission control: the request bodies POST /v1/events works on at once, in bytes by Content-Length (one without it counts as ingest.max_body_bytes, each at least 4 KiB). A request over the budget waits up to ingest.max_queue_wait for room, then is shed with 429 overloaded and Retry-After, before its body is read."`
+	// MaxQueueWait is how long a request waits for room in that budget before it
+	// is shed (ingest.max_queue_wait, default 1s).
+	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" doc:"How long a POST /v1/events request waits for room within ingest.max_in_flight_bytes before it is answered 429 overloaded; 0 sheds at once."`
 }
 
 // RulesConfig tunes the rule consumers.
@@ -194,6 +201,10 @@ func Default() Config {
 			MaxEventBytes:  256 << 10,
 			PublishTimeout: 10 * time.Second,
 			IndexInterval:  30 * time.Second,
+			// Far above what 4 senders of 500-event batches need (bench: ~1 MiB),
+			// and a bound on memory: a body costs a few times its size while handled.
+			MaxInFlightBytes: 32 << 20,
+			MaxQueueWait:     time.Second,
 		},
 		Rules:      RulesConfig{Partitions: 1, Batch: 2000},
 		Reports:    ReportsConfig{RulesTimeout: 2 * time.Minute, SchedulerTick: 30 * time.Second},
@@ -231,6 +242,8 @@ func keys(d Config) []struct {
 		{"ingest.max_event_bytes", d.Ingest.MaxEventBytes, "largest accepted event"},
 		{"ingest.publish_timeout", d.Ingest.PublishTimeout, "wait for JetStream acknowledgements"},
 		{"ingest.index_interval", d.Ingest.IndexInterval, "event index catch-up interval"},
+		{"ingest.max_in_flight_bytes", d.Ingest.MaxInFlightBytes, "request bodies handled at once before shedding (429)"},
+		{"ingest.max_queue_wait", d.Ingest.MaxQueueWait, "wait for room in ingest.max_in_flight_bytes before shedding"},
 		{"rules.partitions", d.Rules.Partitions, "partition consumers per rule set version"},
 		{"rules.batch", d.Rules.Batch, "most events per rule consumer transaction"},
 		{"reports.rules_timeout", d.Reports.RulesTimeout, "how long a filing waits for the rules to reach its watermark"},
@@ -339,8 +352,11 @@ func (c Config) Validate() error {
 	if c.Rules.Partitions < 1 || c.Rules.Partitions > 256 || c.Rules.Batch < 1 {
 		errs = append(errs, fmt.Errorf("rules.partitions must be 1 to 256 and rules.batch positive (got %d, %d)", c.Rules.Partitions, c.Rules.Batch))
 	}
-	if c.Ingest.MaxBodyBytes <= 0 || c.Ingest.MaxEvents <= 0 || c.Ingest.MaxEventBytes <= 0 {
+	if c.Ingest.MaxBodyBytes <= 0 || c.Ingest.MaxEvents <= 0 || c.Ingest.MaxEventBytes <= 0 || c.Ingest.MaxInFlightBytes <= 0 {
 		errs = append(errs, errors.New("ingest limits must be positive"))
+	}
+	if c.Ingest.MaxQueueWait < 0 {
+		errs = append(errs, fmt.Errorf("ingest.max_queue_wait is %s, want 0 or more", c.Ingest.MaxQueueWait))
 	}
 	return errors.Join(errs...)
 }

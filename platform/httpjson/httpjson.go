@@ -25,9 +25,11 @@ var (
 	ErrConflict     = errors.New("conflict")
 	ErrInvalid      = errors.New("invalid")
 	ErrUnavailable  = errors.New("unavailable")
+	// ErrOverloaded is load shed before any work was done: retry after Retry-After.
+	ErrOverloaded = errors.New("overloaded")
 )
 
-var sentinels = []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict, ErrInvalid, ErrUnavailable}
+var sentinels = []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict, ErrInvalid, ErrUnavailable, ErrOverloaded}
 
 // Error is the body of an error answer.
 type Error struct {
@@ -103,6 +105,8 @@ func Status(err error) (int, string) {
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, ErrInvalid):
 		return http.StatusUnprocessableEntity, "invalid"
+	case errors.Is(err, ErrOverloaded):
+		return http.StatusTooManyRequests, "overloaded"
 	case errors.Is(err, ErrUnavailable), unreachable(err):
 		return http.StatusServiceUnavailable, "unavailable"
 	default:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
@@ -72,6 +73,7 @@ type Service struct {
 	cfg     config.Config
 	log     *slog.Logger
 	metrics *metrics
+	admit   admission
 }
 
 // New wires the service. reg may be nil (a registry on the built-in schemas and the
@@ -85,6 +87,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, events *eventstore.Store, log *s
 	if err != nil {
 		return nil, fmt.Errorf("load event schemas: %w", err)
 	}
+	m := newMetrics(promReg)
 	return &Service{
 		reg:     reg,
 		store:   st,
@@ -92,7 +95,9 @@ func New(cfg config.Config, pool *pgxpool.Pool, events *eventstore.Store, log *s
 		pub:     stream.NewPublisher(events.JS, events.Name),
 		cfg:     cfg,
 		log:     log,
-		metrics: newMetrics(promReg),
+		metrics: m,
+		admit: admission{sem: semaphore.NewWeighted(cfg.Ingest.MaxInFlightBytes), budget: cfg.Ingest.MaxInFlightBytes,
+			wait: cfg.Ingest.MaxQueueWait, metrics: m},
 	}, nil
 }
 

@@ -14,6 +14,8 @@ type metrics struct {
 	bodies      *prometheus.CounterVec
 	indexErrors prometheus.Counter
 	catchUp     prometheus.Counter
+	shed        prometheus.Counter
+	inFlight    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,9 +43,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		catchUp: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ledgerline_ingest_index_repaired_total", Help: "Events the index catch-up found missing and indexed.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ledgerline_ingest_shed_requests_total", Help: "POST /v1/events requests shed (429 overloaded) by admission control: no room within ingest.max_in_flight_bytes in ingest.max_queue_wait.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledgerline_ingest_in_flight_bytes", Help: "Request bytes admitted and being handled now (bounded by ingest.max_in_flight_bytes).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.rejects, m.bodies, m.publish, m.request, m.indexErrors, m.catchUp)
+		reg.MustRegister(m.events, m.rejects, m.bodies, m.publish, m.request, m.indexErrors, m.catchUp, m.shed, m.inFlight)
 	}
 	return m
 }

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,40 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ledgerline/ledgerline/platform/apitest"
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
+	"github.com/ledgerline/ledgerline/platform/proctest"
+	"github.com/ledgerline/ledgerline/services/rules/rulestest"
 )
-
-// benchRules has three figures matching every loan.balance event.
-const benchRules = `
-ruleset: bench
-effective_from: "2026-01"
-figures:
-  - name: bench_exposure
-    kind: stock
-    when: event.type == "loan.balance"
-    dimensions:
-      counterparty: event.data.counterparty_id
-      exposure_class: event.data.exposure_class
-    value: decimal(event.data.outstanding)
-    currency: event.data.currency
-  - name: bench_undrawn
-    kind: stock
-    when: event.type == "loan.balance"
-    dimensions:
-      counterparty: event.data.counterparty_id
-    value: decimal(event.data.undrawn_commitment) * decimal(event.data.ccf)
-    currency: event.data.currency
-  - name: bench_by_product
-    kind: flow
-    when: event.type == "loan.balance"
-    dimensions:
-      product: event.data.product
-    value: decimal(event.data.outstanding)
-    currency: event.data.currency
-`
 
 func benchEvent(i int) []byte {
 	return []byte(fmt.Sprintf(`{"id":"ev-%08d","source":"core-banking","type":"loan.balance","schema_version":1,`+
@@ -138,13 +105,11 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 	// Rules: the rule worker is a process of its own (the rules binary, as deployed),
 	// on the same PostgreSQL and NATS, so its memory is measured alone. Onboard, then
 	// wait until every event is committed.
-	w := startWorker(b, s)
+	w := rulestest.StartWorker(b, s.cfg, s.keys)
 	start = time.Now()
-	if code := w.do("POST", "/v1/rulesets", auth.RoleRuleAuthor, []byte(benchRules), nil); code != 201 {
-		b.Fatalf("onboard: %d", code)
-	}
+	w.Onboard(rulestest.ThreeFigures)
 	last := uint64(n)
-	w.waitFor(last)
+	w.WaitFor(last)
 	live := time.Since(start)
 	rulesRate := float64(n) / live.Seconds()
 	rows, _, err := s.svc.Checksum(ctx)
@@ -154,15 +119,15 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 
 	// Replay: drop everything and rebuild from the stream.
 	start = time.Now()
-	if code := w.do("POST", "/v1/projections/rebuild", auth.RoleOperator, nil, nil); code != 202 && code != 200 {
+	if code := w.Do("POST", "/v1/projections/rebuild", auth.RoleOperator, nil, nil); code != 202 && code != 200 {
 		b.Fatalf("rebuild: %d", code)
 	}
-	w.waitFor(last)
+	w.WaitFor(last)
 	replay := time.Since(start)
 	if rows, _, err := s.svc.Checksum(ctx); err != nil || rows != int64(3*n) {
 		b.Fatalf("after the rebuild: %d contribution rows, want %d (%v)", rows, 3*n, err)
 	}
-	workerRSS := w.peakRSS()
+	workerRSS := w.PeakRSS()
 	b.StopTimer()
 
 	b.ReportMetric(rulesRate, "rules_events/s")
@@ -171,92 +136,6 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 	b.ReportMetric(rulesRate/min(rawFetch, rawCopy), "ratio_to_limit")
 	b.ReportMetric(replay.Seconds(), "replay_s")
 	b.ReportMetric(float64(workerRSS)/(1<<20), "worker_peak_rss_MB")
-	b.ReportMetric(float64(peakRSS(os.Getpid()))/(1<<20), "bench_peak_rss_MB")
+	b.ReportMetric(float64(proctest.PeakRSS(os.Getpid()))/(1<<20), "bench_peak_rss_MB")
 	b.ReportMetric(0, "ns/op")
-}
-
-// worker is the rules binary running as its own process.
-type worker struct {
-	b    *testing.B
-	cmd  *exec.Cmd
-	url  string
-	keys map[auth.Role]string
-}
-
-// startWorker builds services/rules/cmd/rules and runs it on the stack's
-// PostgreSQL and NATS, with the stack's batch and partition settings.
-func startWorker(b *testing.B, s *stack) *worker {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "rules")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/rules").CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/rules: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "LEDGERLINE_DATABASE_URL="+s.cfg.DatabaseURL, "LEDGERLINE_NATS_URL="+s.cfg.NATSURL,
-		"LEDGERLINE_DATA_DIR="+b.TempDir(), "LEDGERLINE_HTTP_ADDR="+addr, "LEDGERLINE_LOG_LEVEL=warn",
-		"LEDGERLINE_RULES_BATCH="+strconv.Itoa(s.cfg.Rules.Batch), "LEDGERLINE_RULES_PARTITIONS="+strconv.Itoa(max(1, s.cfg.Rules.Partitions)))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	w := &worker{b: b, cmd: cmd, url: "http://" + addr, keys: s.keys}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(w.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return w
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the rules worker did not become ready in 30 s")
-		}
-	}
-}
-
-func (w *worker) do(method, path string, role auth.Role, body []byte, out any) int {
-	w.b.Helper()
-	return apitest.Do(w.b, w.url, w.keys[role], method, path, body, out)
-}
-
-// waitFor polls the worker's watermark until it reaches seq.
-func (w *worker) waitFor(seq uint64) {
-	w.b.Helper()
-	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		var p struct{ Watermark uint64 }
-		if code := w.do("GET", "/v1/rules/watermark", auth.RoleAuditor, nil, &p); code == 200 && p.Watermark >= seq {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.b.Fatalf("the rules worker did not reach seq %d", seq)
-		}
-	}
-}
-
-// peakRSS is the worker's high-water resident set size so far.
-func (w *worker) peakRSS() int64 { return peakRSS(w.cmd.Process.Pid) }
-
-// peakRSS is a process's high-water resident set size (VmHWM).
-func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

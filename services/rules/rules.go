@@ -30,7 +30,15 @@ type Config struct {
 	Stream     string
 	Partitions int
 	Batch      int
+	// QueryOnly runs no consumer: the service answers figures, lineage and the
+	// watermark from what the consumers of other processes commit (the reports
+	// role of `ledgerline serve`). It never rebuilds the projections.
+	QueryOnly bool
 }
+
+// syncInterval is how often the service looks for rule set versions onboarded
+// by other processes.
+const syncInterval = time.Second
 
 // Poster stores an event through the ingest path and answers its seq (used for
 // manual adjustments, so they are validated and kept like any event).
@@ -49,6 +57,9 @@ type Service struct {
 	mu       sync.RWMutex
 	versions map[string][]*loaded // rule set → versions, oldest first
 	owner    map[string]string    // figure → rule set
+	count    int                  // versions loaded
+
+	syncMu sync.Mutex // one Sync at a time
 }
 
 type loaded struct {
@@ -57,7 +68,9 @@ type loaded struct {
 	figures map[string]*ruleset.Figure
 }
 
-// New loads and compiles every stored rule set version and starts their consumers.
+// New loads and compiles every stored rule set version and starts their
+// consumers (none with cfg.QueryOnly). Until ctx ends it also loads, every
+// second, the versions other processes onboard (see Sync).
 func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, post Poster, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	env, err := celenv.New()
 	if err != nil {
@@ -65,7 +78,7 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetSt
 	}
 	st := store.New(pool)
 	s := &Service{env: env, store: st, post: post, log: log, versions: map[string][]*loaded{}, owner: map[string]string{}, partitions: cfg.Partitions,
-		mgr: consumer.NewManager(js, cfg.Stream, st, consumer.Config{Partitions: cfg.Partitions, Batch: cfg.Batch}, log, reg)}
+		mgr: consumer.NewManager(js, cfg.Stream, st, consumer.Config{Partitions: cfg.Partitions, Batch: cfg.Batch, NoWorkers: cfg.QueryOnly}, log, reg)}
 	stored, err := st.Versions(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load rule sets: %w", err)
@@ -88,6 +101,9 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetSt
 	if err != nil {
 		return nil, err
 	}
+	if cfg.QueryOnly {
+		counts = nil // the processes that run the consumers rebuild
+	}
 	for _, n := range counts {
 		if n != max(cfg.Partitions, 1) {
 			log.Warn("rules.partitions changed: rebuilding every projection from the stream", "was", n, "now", cfg.Partitions)
@@ -98,7 +114,100 @@ func New(ctx context.Context, cfg Config, pool *pgxpool.Pool, js jetstream.JetSt
 		}
 	}
 	s.mgr.Start(ctx, start)
+	go s.runSync(ctx)
 	return s, nil
+}
+
+// Sync loads the rule set versions stored since this process last looked
+// (onboarded through another process) and starts their consumers: one count
+// query when there are none. Several processes serve one database, and each
+// keeps the compiled versions in memory; the reports service's filings call it
+// through WaitFor, and a request naming a figure this process does not know
+// calls it before answering 404.
+func (s *Service) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	n, err := s.store.VersionCount(ctx)
+	if err != nil {
+		return fmt.Errorf("count rule set versions: %w", err)
+	}
+	s.mu.RLock()
+	have := s.count
+	s.mu.RUnlock()
+	if n == have {
+		return nil
+	}
+	stored, err := s.store.Versions(ctx)
+	if err != nil {
+		return fmt.Errorf("load rule sets: %w", err)
+	}
+	var fresh []store.Version
+	s.mu.Lock()
+	for _, v := range stored {
+		if s.loaded(v.Name, v.Version) == nil {
+			fresh = append(fresh, v)
+			for _, f := range v.Figures {
+				s.owner[f.Name] = v.Name
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, v := range fresh {
+		rs, problems := ruleset.Parse([]byte(v.Source), s.env, s.known(v.Name))
+		if len(problems) > 0 {
+			s.log.Error("a rule set version onboarded elsewhere does not compile here", "ruleset", v.Name, "version", v.Version,
+				"err", problems[0].Message)
+			continue
+		}
+		if s.add(v, rs) {
+			s.mgr.Add(consumer.NewVersion(v.Name, v.Version, rs))
+			s.log.Info("rule set version loaded (onboarded by another process)", "ruleset", v.Name, "version", v.Version)
+		}
+	}
+	return nil
+}
+
+func (s *Service) runSync(ctx context.Context) {
+	t := time.NewTicker(syncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("looking for new rule set versions", "err", err)
+			}
+		}
+	}
+}
+
+// syncOnMiss loads new versions when err says a figure or version is unknown
+// here, and tells whether it is worth resolving again.
+func (s *Service) syncOnMiss(ctx context.Context, err error) bool {
+	if !errors.Is(err, httpjson.ErrNotFound) {
+		return false
+	}
+	s.mu.RLock()
+	before := s.count
+	s.mu.RUnlock()
+	if serr := s.Sync(ctx); serr != nil {
+		s.log.Warn("looking for new rule set versions", "err", serr)
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.count != before
+}
+
+// resolveFresh is resolve, after loading new versions when the figure or the
+// pinned version is unknown here.
+func (s *Service) resolveFresh(ctx context.Context, name string, p period.Period, pinned map[string]int) (*loaded, *ruleset.Figure, error) {
+	l, f, err := s.resolve(name, p, pinned)
+	if err != nil && s.syncOnMiss(ctx, err) {
+		l, f, err = s.resolve(name, p, pinned)
+	}
+	return l, f, err
 }
 
 // Stop stops the consumers.
@@ -114,17 +223,35 @@ func (s *Service) known(name string) func(string) bool {
 	}
 }
 
-func (s *Service) add(meta store.Version, rs *ruleset.RuleSet) {
+// add keeps a compiled version (once: false when it is already there).
+func (s *Service) add(meta store.Version, rs *ruleset.RuleSet) bool {
 	l := &loaded{meta: meta, rs: rs, figures: map[string]*ruleset.Figure{}}
 	for i := range rs.Figures {
 		l.figures[rs.Figures[i].Name] = &rs.Figures[i]
 	}
 	s.mu.Lock()
-	s.versions[meta.Name] = append(s.versions[meta.Name], l)
+	defer s.mu.Unlock()
+	if s.loaded(meta.Name, meta.Version) != nil {
+		return false
+	}
+	vs := append(s.versions[meta.Name], l)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].meta.Version < vs[j].meta.Version })
+	s.versions[meta.Name] = vs
 	for name := range l.figures {
 		s.owner[name] = meta.Name
 	}
-	s.mu.Unlock()
+	s.count++
+	return true
+}
+
+// loaded is the version if it is loaded; the caller holds s.mu.
+func (s *Service) loaded(name string, version int) *loaded {
+	for _, l := range s.versions[name] {
+		if l.meta.Version == version {
+			return l
+		}
+	}
+	return nil
 }
 
 // Invalid is the answer to a rule set that does not compile: every problem.

@@ -71,8 +71,15 @@ func (h *Handlers) readBody(w http.ResponseWriter, r *http.Request, limit int64)
 	return body, true
 }
 
-// postEvents answers a JSON array of the per-event results.
+// postEvents answers a JSON array of the per-event results. Admission comes
+// first: a request shed under load costs no body read.
 func (h *Handlers) postEvents(w http.ResponseWriter, r *http.Request) {
+	release, err := h.svc.Admit(r.Context(), r.ContentLength)
+	if err != nil {
+		httpjson.Fail(w, err, nil)
+		return
+	}
+	defer release()
 	body, ok := h.readBody(w, r, h.svc.MaxBodyBytes())
 	if !ok {
 		return

@@ -24,6 +24,10 @@ type Config struct {
 	Partitions int
 	// Batch is the most events committed in one transaction.
 	Batch int
+	// NoWorkers runs no worker in this process: versions are only tracked, so
+	// that the watermark, the lag and WaitFor cover them while the workers of
+	// other processes (`ledgerline serve --role rules`) do the work.
+	NoWorkers bool
 }
 
 // Manager runs the partition workers of every rule set version.
@@ -90,6 +94,8 @@ func (m *Manager) Start(ctx context.Context, versions []*Version) {
 }
 
 // Add starts the workers of a (new) version; it replays the stream from the start.
+// A version already running is left alone, so a version this process onboarded
+// and then finds in the database again (Service.Sync) runs once.
 func (m *Manager) Add(v *Version) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -98,6 +104,9 @@ func (m *Manager) Add(v *Version) {
 		return
 	}
 	m.running[prefix] = v
+	if m.cfg.NoWorkers {
+		return
+	}
 	for p := 0; p < m.cfg.Partitions; p++ {
 		m.wg.Add(1)
 		go func() {

@@ -133,6 +133,14 @@ func (s *Store) Versions(ctx context.Context) ([]Version, error) {
 	return vs, rows.Err()
 }
 
+// VersionCount is how many rule set versions are stored. Versions are never
+// deleted, so a process that has loaded this many has loaded them all.
+func (s *Store) VersionCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM rulesets`).Scan(&n)
+	return n, err
+}
+
 // FigureOwner is the rule set that defines figure ("" when none).
 func (s *Store) FigureOwner(ctx context.Context, figure string) (string, error) {
 	var owner string
