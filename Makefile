@@ -24,7 +24,7 @@ test: ## run every module's tests (real PostgreSQL and JetStream, started by the
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -count=1 ./...); done
 
 .PHONY: bench
-bench: ## measure ingest, rules, a large filing and 1,000 submissions against their raw baselines in one run; writes bench/results.md
+bench: ## every measure against its limit in one run (ingest, rules, end to end, filing, lineage, submissions, RSS); writes bench/results.md and bench/throughput.png
 	./bench/run.sh
 
 .PHONY: vet

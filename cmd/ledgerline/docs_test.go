@@ -33,6 +33,9 @@ import (
 //     reason. They are counted, listed and capped at noTestBudget.
 //   - ```console, ```text, ```json, ```yaml, ...: never run.
 //   - ```bash, ```shell, ```zsh are refused: say sh or console.
+//   - a block after <!-- quote: FILE -->, <!-- quote: FILE lines A-B --> or
+//     <!-- quote: FILE excerpt -->: a sample file, checked to be exactly that
+//     (docs_quotes_test.go; TestDocsQuotes runs the check alone, without a server).
 //
 // Each guide runs in a scratch directory of its own holding copies of the
 // sample files at the paths the docs use (schemas/, rules/, reports/,
@@ -97,8 +100,8 @@ type fenced struct {
 	body        []string
 }
 
-// parseGuide returns the sh blocks of a Markdown file.
-func parseGuide(name, src string) ([]docBlock, error) {
+// parseFences returns the fenced blocks of a Markdown file and its lines.
+func parseFences(name, src string) ([]fenced, []string, error) {
 	lines := strings.Split(src, "\n")
 	var all []fenced
 	for i := 0; i < len(lines); i++ {
@@ -111,10 +114,32 @@ func parseGuide(name, src string) ([]docBlock, error) {
 			end++
 		}
 		if end == len(lines) {
-			return nil, fmt.Errorf("%s:%d: the fence is never closed", name, i+1)
+			return nil, nil, fmt.Errorf("%s:%d: the fence is never closed", name, i+1)
 		}
 		all = append(all, fenced{open: i, close: end, info: strings.Fields(m[2]), body: lines[i+1 : end]})
 		i = end
+	}
+	return all, lines, nil
+}
+
+// commentBefore is the line before a fence, blank lines skipped, when it is an
+// HTML comment: its text, and its 0-based line (-1 when there is none).
+func commentBefore(lines []string, open int) (string, int) {
+	prev := open - 1
+	for prev >= 0 && strings.TrimSpace(lines[prev]) == "" {
+		prev--
+	}
+	if c := strings.TrimSpace(lineAt(lines, prev)); strings.HasPrefix(c, "<!--") && strings.HasSuffix(c, "-->") {
+		return strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c, "<!--"), "-->")), prev
+	}
+	return "", -1
+}
+
+// parseGuide returns the sh blocks of a Markdown file.
+func parseGuide(name, src string) ([]docBlock, error) {
+	all, lines, err := parseFences(name, src)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		blocks []docBlock
@@ -145,13 +170,7 @@ func parseGuide(name, src string) ([]docBlock, error) {
 				continue
 			}
 			b.noTest = true
-			prev := f.open - 1
-			for prev >= 0 && strings.TrimSpace(lines[prev]) == "" {
-				prev--
-			}
-			if c := strings.TrimSpace(lineAt(lines, prev)); strings.HasPrefix(c, "<!--") && strings.HasSuffix(c, "-->") {
-				b.reason = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(c, "<!--"), "-->"))
-			}
+			b.reason, _ = commentBefore(lines, f.open)
 			if b.reason == "" {
 				errs = append(errs, fmt.Errorf("%s:%d: a ```sh no-test block needs the reason in an HTML comment on the line before it", name, start))
 			}
@@ -309,6 +328,7 @@ func TestDocsCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkGuideQuotes(t, root, name, string(src)) // as TestDocsQuotes does
 		blocks, err := parseGuide(name, string(src))
 		if err != nil {
 			t.Error(err)

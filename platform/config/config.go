@@ -96,9 +96,13 @@ type IngestConfig struct {
 	// by Content-Length (ingest.max_in_flight_bytes, default 32 MiB): admission
 	// control, so a burst is shed instead of growing memory without bound.
 	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes" doc:"Admission control: the request bodies POST /v1/events works on at once, in bytes by Content-Length (one without it counts as ingest.max_body_bytes, each at least 4 KiB). A request over the budget waits up to ingest.max_queue_wait for room, then is shed with 429 overloaded and Retry-After, before its body is read."`
-	// MaxQueueWait is how long a request waits for room in that budget before it
-	// is shed (ingest.max_queue_wait, default 1s).
-	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" doc:"How long a POST /v1/events request waits for room within ingest.max_in_flight_bytes before it is answered 429 overloaded; 0 sheds at once."`
+	// MaxInFlightEvents bounds the events of those requests, once split
+	// (ingest.max_in_flight_events, default 8192: the JetStream client's async
+	// publish window, beyond which publishing stalls and fails with 503).
+	MaxInFlightEvents int `mapstructure:"max_in_flight_events" doc:"Admission control: the events POST /v1/events works on at once (validating, publishing, indexing), counted once a body is split; a request over it waits within the same ingest.max_queue_wait, then is shed with 429 overloaded. The default is the JetStream client's async publish window, beyond which publishing stalls and fails (503)."`
+	// MaxQueueWait is how long a request waits for room within those bounds
+	// before it is shed (ingest.max_queue_wait, default 1s).
+	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" doc:"How long a POST /v1/events request waits, in all, for room within ingest.max_in_flight_bytes and ingest.max_in_flight_events before it is answered 429 overloaded with Retry-After; 0 sheds at once."`
 }
 
 // RulesConfig tunes the rule consumers.
@@ -139,6 +143,10 @@ type SubmissionConfig struct {
 	// fails (submission.max_attempts, default 10); backoff doubles from 500ms up
 	// to 5m, with jitter.
 	MaxAttempts int `mapstructure:"max_attempts" doc:"Attempts (uploads and lookups) of one submission before it fails; backoff doubles from 500ms up to 5m, with jitter. 0 or less means 10."`
+	// Lease is how long a worker holds a submission before a worker of any
+	// process may take it over (submission.lease, default 2m): after a crash,
+	// the submission waits this long. It must outlast one upload.
+	Lease time.Duration `mapstructure:"lease" doc:"How long a worker holds a submission it works; a submitter that dies mid-way leaves it to the others after this long (they first ask the regulator by its idempotency key). Must outlast one upload (the channel's timeout). 0 or less means 2m."`
 	// DefaultChannel is used for templates that name none
 	// (submission.default_channel, default regulator-sim).
 	DefaultChannel string `mapstructure:"default_channel" doc:"The channel of templates that name none."`
@@ -203,12 +211,13 @@ func Default() Config {
 			IndexInterval:  30 * time.Second,
 			// Far above what 4 senders of 500-event batches need (bench: ~1 MiB),
 			// and a bound on memory: a body costs a few times its size while handled.
-			MaxInFlightBytes: 32 << 20,
-			MaxQueueWait:     time.Second,
+			MaxInFlightBytes:  32 << 20,
+			MaxInFlightEvents: 8192,
+			MaxQueueWait:      time.Second,
 		},
 		Rules:      RulesConfig{Partitions: 1, Batch: 2000},
 		Reports:    ReportsConfig{RulesTimeout: 2 * time.Minute, SchedulerTick: 30 * time.Second},
-		Submission: SubmissionConfig{Workers: 8, PollInterval: 2 * time.Second, MaxAttempts: 10, DefaultChannel: "regulator-sim"},
+		Submission: SubmissionConfig{Workers: 8, PollInterval: 2 * time.Second, MaxAttempts: 10, Lease: 2 * time.Minute, DefaultChannel: "regulator-sim"},
 		Postgres:   PostgresConfig{MaxConns: 16},
 	}
 }
@@ -243,7 +252,8 @@ func keys(d Config) []struct {
 		{"ingest.publish_timeout", d.Ingest.PublishTimeout, "wait for JetStream acknowledgements"},
 		{"ingest.index_interval", d.Ingest.IndexInterval, "event index catch-up interval"},
 		{"ingest.max_in_flight_bytes", d.Ingest.MaxInFlightBytes, "request bodies handled at once before shedding (429)"},
-		{"ingest.max_queue_wait", d.Ingest.MaxQueueWait, "wait for room in ingest.max_in_flight_bytes before shedding"},
+		{"ingest.max_in_flight_events", d.Ingest.MaxInFlightEvents, "events handled at once before shedding (429)"},
+		{"ingest.max_queue_wait", d.Ingest.MaxQueueWait, "wait for room within the in-flight limits before shedding"},
 		{"rules.partitions", d.Rules.Partitions, "partition consumers per rule set version"},
 		{"rules.batch", d.Rules.Batch, "most events per rule consumer transaction"},
 		{"reports.rules_timeout", d.Reports.RulesTimeout, "how long a filing waits for the rules to reach its watermark"},
@@ -251,6 +261,7 @@ func keys(d Config) []struct {
 		{"submission.workers", d.Submission.Workers, "submissions worked at once in this process"},
 		{"submission.poll_interval", d.Submission.PollInterval, "how often a delivered submission's regulator status is asked"},
 		{"submission.max_attempts", d.Submission.MaxAttempts, "uploads and lookups of one submission before it fails"},
+		{"submission.lease", d.Submission.Lease, "how long a worker holds a submission before another may take it over"},
 		{"submission.default_channel", d.Submission.DefaultChannel, "channel of templates that name none"},
 		{"postgres.bin_dir", d.Postgres.BinDir, "directory of initdb/postgres for the private server"},
 		{"postgres.max_conns", d.Postgres.MaxConns, "PostgreSQL pool size"},
@@ -352,7 +363,8 @@ func (c Config) Validate() error {
 	if c.Rules.Partitions < 1 || c.Rules.Partitions > 256 || c.Rules.Batch < 1 {
 		errs = append(errs, fmt.Errorf("rules.partitions must be 1 to 256 and rules.batch positive (got %d, %d)", c.Rules.Partitions, c.Rules.Batch))
 	}
-	if c.Ingest.MaxBodyBytes <= 0 || c.Ingest.MaxEvents <= 0 || c.Ingest.MaxEventBytes <= 0 || c.Ingest.MaxInFlightBytes <= 0 {
+	if c.Ingest.MaxBodyBytes <= 0 || c.Ingest.MaxEvents <= 0 || c.Ingest.MaxEventBytes <= 0 ||
+		c.Ingest.MaxInFlightBytes <= 0 || c.Ingest.MaxInFlightEvents <= 0 {
 		errs = append(errs, errors.New("ingest limits must be positive"))
 	}
 	if c.Ingest.MaxQueueWait < 0 {

@@ -1,5 +1,7 @@
 // Package natstest starts real embedded nats-servers with JetStream for tests, on
-// free ports, with a file store that survives Restart.
+// free ports, with a file store that survives Restart: one server (Start), or a
+// JetStream cluster on loopback (StartCluster) whose nodes can be stopped and
+// started again.
 package natstest
 
 import (

@@ -311,6 +311,28 @@ func (l *Local) Stop() error {
 	return nil
 }
 
+// StopImmediate stops a server we started with `pg_ctl stop -m immediate`: every
+// server process quits at once, without a checkpoint, and the next Start recovers
+// from the WAL as after a crash (fault tests). Start brings it back on its port.
+func (l *Local) StopImmediate() error {
+	if l.cmd == nil || !l.owned {
+		return nil
+	}
+	cred, err := serverUser()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(l.BinDir, "pg_ctl"), "stop", "-m", "immediate", "-w", "-D", l.Dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %w\n%s", err, out)
+	}
+	<-l.exit
+	l.cmd = nil
+	return nil
+}
+
 // Kill stops the server abruptly, as a crash would (fault tests).
 func (l *Local) Kill() {
 	if l.cmd != nil {

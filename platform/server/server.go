@@ -63,6 +63,15 @@ func (s *Server) Handle(routes ...Route) {
 	}
 }
 
+// HandleElsewhere answers requests for patterns with h before any key check,
+// without listing them in Routes: for the routes of services this process does
+// not run (`ledgerline serve --role`), which h refuses saying where they are.
+func (s *Server) HandleElsewhere(h http.HandlerFunc, patterns ...string) {
+	for _, p := range patterns {
+		s.mux.Handle(p, h)
+	}
+}
+
 // Routes lists the mounted API routes, sorted by pattern.
 func (s *Server) Routes() []Route {
 	out := append([]Route(nil), s.routes...)

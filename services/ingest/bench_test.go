@@ -77,6 +77,7 @@ func BenchmarkIngestVsRawJetStream(b *testing.B) {
 	b.ReportMetric(rawSelf, "raw_cpu_µs/event")
 	b.ReportMetric(ingestSelf, "ingest_cpu_µs/event")
 	b.ReportMetric(ingestPG, "ingest_pg_cpu_µs/event")
+	b.ReportMetric(float64(sender.Shed()), "shed_requests")
 	b.ReportMetric(0, "ns/op")
 }
 

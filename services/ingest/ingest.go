@@ -20,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/platform/envelope"
@@ -96,8 +95,8 @@ func New(cfg config.Config, pool *pgxpool.Pool, events *eventstore.Store, log *s
 		cfg:     cfg,
 		log:     log,
 		metrics: m,
-		admit: admission{sem: semaphore.NewWeighted(cfg.Ingest.MaxInFlightBytes), budget: cfg.Ingest.MaxInFlightBytes,
-			wait: cfg.Ingest.MaxQueueWait, metrics: m},
+		admit: newAdmission(cfg.Ingest.MaxInFlightBytes, int64(cfg.Ingest.MaxInFlightEvents), cfg.Ingest.MaxBodyBytes,
+			cfg.Ingest.MaxQueueWait, m),
 	}, nil
 }
 

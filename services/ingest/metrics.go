@@ -7,15 +7,16 @@ import (
 )
 
 type metrics struct {
-	events      *prometheus.CounterVec
-	rejects     *prometheus.CounterVec
-	publish     prometheus.Histogram
-	request     prometheus.Histogram
-	bodies      *prometheus.CounterVec
-	indexErrors prometheus.Counter
-	catchUp     prometheus.Counter
-	shed        prometheus.Counter
-	inFlight    prometheus.Gauge
+	events         *prometheus.CounterVec
+	rejects        *prometheus.CounterVec
+	publish        prometheus.Histogram
+	request        prometheus.Histogram
+	bodies         *prometheus.CounterVec
+	indexErrors    prometheus.Counter
+	catchUp        prometheus.Counter
+	shed           prometheus.Counter
+	inFlightBytes  prometheus.Gauge
+	inFlightEvents prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,14 +45,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ledgerline_ingest_index_repaired_total", Help: "Events the index catch-up found missing and indexed.",
 		}),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ledgerline_ingest_shed_requests_total", Help: "POST /v1/events requests shed (429 overloaded) by admission control: no room within ingest.max_in_flight_bytes in ingest.max_queue_wait.",
+			Name: "ledgerline_ingest_shed_requests_total", Help: "POST /v1/events requests shed (429 overloaded) by admission control: no room within ingest.max_in_flight_bytes or ingest.max_in_flight_events in ingest.max_queue_wait.",
 		}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ledgerline_ingest_in_flight_bytes", Help: "Request bytes admitted and being handled now (bounded by ingest.max_in_flight_bytes).",
+		inFlightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledgerline_ingest_in_flight_bytes", Help: "Request bytes admitted and being worked on now (at most ingest.max_in_flight_bytes).",
+		}),
+		inFlightEvents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledgerline_ingest_in_flight_events", Help: "Events admitted and being worked on now (at most ingest.max_in_flight_events).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.rejects, m.bodies, m.publish, m.request, m.indexErrors, m.catchUp, m.shed, m.inFlight)
+		reg.MustRegister(m.events, m.rejects, m.bodies, m.publish, m.request, m.indexErrors, m.catchUp, m.shed, m.inFlightBytes, m.inFlightEvents)
 	}
 	return m
 }

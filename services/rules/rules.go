@@ -182,17 +182,13 @@ func (s *Service) runSync(ctx context.Context) {
 	}
 }
 
-// syncOnMiss loads new versions when err says a figure or version is unknown
-// here, and tells whether it is worth resolving again.
-func (s *Service) syncOnMiss(ctx context.Context, err error) bool {
-	if !errors.Is(err, httpjson.ErrNotFound) {
-		return false
-	}
+// syncNew runs Sync and tells whether it loaded any version.
+func (s *Service) syncNew(ctx context.Context) bool {
 	s.mu.RLock()
 	before := s.count
 	s.mu.RUnlock()
-	if serr := s.Sync(ctx); serr != nil {
-		s.log.Warn("looking for new rule set versions", "err", serr)
+	if err := s.Sync(ctx); err != nil {
+		s.log.Warn("looking for new rule set versions", "err", err)
 		return false
 	}
 	s.mu.RLock()
@@ -204,7 +200,7 @@ func (s *Service) syncOnMiss(ctx context.Context, err error) bool {
 // pinned version is unknown here.
 func (s *Service) resolveFresh(ctx context.Context, name string, p period.Period, pinned map[string]int) (*loaded, *ruleset.Figure, error) {
 	l, f, err := s.resolve(name, p, pinned)
-	if err != nil && s.syncOnMiss(ctx, err) {
+	if errors.Is(err, httpjson.ErrNotFound) && s.syncNew(ctx) {
 		l, f, err = s.resolve(name, p, pinned)
 	}
 	return l, f, err
@@ -393,6 +389,9 @@ func (s *Service) Figure(ctx context.Context, r FigureRequest) (Figure, error) {
 	if err != nil {
 		return Figure{}, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
+	if _, _, err := s.resolveFresh(ctx, r.Name, p, r.Versions); err != nil {
+		return Figure{}, err
+	}
 	if r.AsOfSeq == 0 {
 		if r.AsOfSeq, err = s.defaultAsOf(ctx, r.Name, p); err != nil {
 			return Figure{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
@@ -552,6 +551,9 @@ type Progress struct {
 
 // Watermark is how far the rules have processed the stream.
 func (s *Service) Watermark(ctx context.Context) (Progress, error) {
+	if err := s.Sync(ctx); err != nil {
+		return Progress{}, fmt.Errorf("%w: %w", err, httpjson.ErrUnavailable)
+	}
 	w, last, err := s.mgr.State(ctx)
 	if err != nil {
 		return Progress{}, fmt.Errorf("%w: %w", err, httpjson.ErrUnavailable)
@@ -563,8 +565,14 @@ func (s *Service) Watermark(ctx context.Context) (Progress, error) {
 	return Progress{Watermark: w, LastSeq: last, Lag: lag}, nil
 }
 
-// WaitFor blocks until the rules have processed the stream up to seq, or ctx ends.
-func (s *Service) WaitFor(ctx context.Context, seq uint64) error { return s.mgr.WaitFor(ctx, seq) }
+// WaitFor blocks until the rules have processed the stream up to seq, or ctx
+// ends: every rule set version stored in the database, wherever it was onboarded.
+func (s *Service) WaitFor(ctx context.Context, seq uint64) error {
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	return s.mgr.WaitFor(ctx, seq)
+}
 
 // Rebuild drops every projection and replays the stream for every rule set version.
 func (s *Service) Rebuild(ctx context.Context, by string) error { return s.mgr.Rebuild(ctx, by) }
@@ -599,7 +607,7 @@ func (s *Service) Adjust(ctx context.Context, by string, a Adjustment) (string, 
 	if err != nil {
 		return "", 0, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
-	_, f, err := s.resolve(a.Figure, p)
+	_, f, err := s.resolveFresh(ctx, a.Figure, p, nil)
 	if errors.Is(err, httpjson.ErrNotFound) {
 		return "", 0, fmt.Errorf("figure: %w: %w", err, httpjson.ErrInvalid)
 	}
@@ -628,6 +636,9 @@ func (s *Service) Adjust(ctx context.Context, by string, a Adjustment) (string, 
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return "", 0, err
+	}
+	if s.post == nil {
+		return "", 0, fmt.Errorf("this process cannot store adjustments (a query-only rules service): %w", httpjson.ErrUnavailable)
 	}
 	seq, err := s.post(ctx, by, raw)
 	return a.ID, seq, err
@@ -659,6 +670,9 @@ func (s *Service) Breakdown(ctx context.Context, r FigureRequest) (Breakdown, er
 	p, err := period.Parse(r.Period, r.Location)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+	}
+	if _, _, err := s.resolveFresh(ctx, r.Name, p, r.Versions); err != nil {
+		return Breakdown{}, err
 	}
 	if r.AsOfSeq == 0 {
 		if r.AsOfSeq, err = s.defaultAsOf(ctx, r.Name, p); err != nil {
@@ -756,8 +770,21 @@ func dimsKey(d map[string]string) string {
 
 // FigureInfo describes a figure as its latest rule set version defines it: its
 // kind and dimension names (sorted); ok is false when no rule set defines it.
-// Report templates are checked against it.
+// Report templates are checked against it. A figure not known here is looked
+// for in the versions other processes onboarded first.
 func (s *Service) FigureInfo(name string) (kind string, dimensions []string, ok bool) {
+	if kind, dimensions, ok = s.figureInfo(name); ok {
+		return kind, dimensions, ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.syncNew(ctx) {
+		return s.figureInfo(name)
+	}
+	return "", nil, false
+}
+
+func (s *Service) figureInfo(name string) (kind string, dimensions []string, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	owner, ok := s.owner[name]
@@ -820,7 +847,7 @@ func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uin
 	if r.AsOfSeq == 0 {
 		return nil, fmt.Errorf("contributions need a watermark (as_of_seq): %w", httpjson.ErrInvalid)
 	}
-	l, f, err := s.resolve(r.Name, p, r.Versions)
+	l, f, err := s.resolveFresh(ctx, r.Name, p, r.Versions)
 	if err != nil {
 		return nil, err
 	}
@@ -859,13 +886,16 @@ func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uin
 	return out, nil
 }
 
-// EventContributions lists what the event at seq contributed, by every rule set version.
+// EventContributions lists what the event at seq contributed, by every rule set
+// version, and what it stopped counting in stock figures (StopsCounting).
 func (s *Service) EventContributions(ctx context.Context, seq uint64) ([]store.EventContribution, error) {
 	return s.store.EventContributions(ctx, seq)
 }
 
 // Superseded lists the events that corrections or voids with seq in (after,
-// through] took out of the figure under the request's filter.
+// through] took out of the figure under the request's filter, and, for a stock
+// figure, the later events of a subject that stopped its contribution counting
+// there (StopsCounting: a tombstone, or a move to other dimension values).
 func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, through uint64) ([]store.Supersession, error) {
 	if r.Location == nil {
 		r.Location = time.UTC
@@ -874,11 +904,12 @@ func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, throug
 	if err != nil {
 		return nil, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
-	l, f, err := s.resolve(r.Name, p, r.Versions)
+	l, f, err := s.resolveFresh(ctx, r.Name, p, r.Versions)
 	if err != nil || f.Kind == ruleset.KindDerived {
 		return nil, err
 	}
-	return s.store.Superseded(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Where: r.Where}, after, through)
+	return s.store.Superseded(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, Where: r.Where}, after, through)
 }
 
 // FigureDefinition is a figure as a rule set version defines it, with its CEL

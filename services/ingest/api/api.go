@@ -72,14 +72,14 @@ func (h *Handlers) readBody(w http.ResponseWriter, r *http.Request, limit int64)
 }
 
 // postEvents answers a JSON array of the per-event results. Admission comes
-// first: a request shed under load costs no body read.
+// first: a request shed under load before its body is read costs next to nothing.
 func (h *Handlers) postEvents(w http.ResponseWriter, r *http.Request) {
-	release, err := h.svc.Admit(r.Context(), r.ContentLength)
+	admitted, err := h.svc.Admit(r.Context(), r.ContentLength)
 	if err != nil {
 		httpjson.Fail(w, err, nil)
 		return
 	}
-	defer release()
+	defer admitted.Release()
 	body, ok := h.readBody(w, r, h.svc.MaxBodyBytes())
 	if !ok {
 		return
@@ -87,6 +87,10 @@ func (h *Handlers) postEvents(w http.ResponseWriter, r *http.Request) {
 	items, err := batch.Split(body, h.svc.Limits())
 	if err != nil {
 		h.rejectBody(w, r, body, err)
+		return
+	}
+	if err := admitted.Events(r.Context(), len(items)); err != nil {
+		httpjson.Fail(w, err, nil)
 		return
 	}
 	results, err := h.svc.Ingest(r.Context(), caller(r), ingest.ChannelHTTP, items)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type Sender struct {
 
 	accepted atomic.Int64
 	failures atomic.Int64
+	shed     atomic.Int64
 }
 
 // Send posts events in NDJSON batches from concurrent requests and returns when
@@ -77,30 +79,47 @@ func (s *Sender) Send(events [][]byte) error {
 	return nil
 }
 
+// post sends one body; a request shed with 429 or 503 is sent again after its
+// Retry-After, as a source system must.
 func (s *Sender) post(client *http.Client, body []byte) {
-	req, err := http.NewRequest("POST", s.URL+"/v1/events", bytes.NewReader(body))
-	if err != nil {
-		s.failures.Add(1)
-		return
+	for {
+		req, err := http.NewRequest("POST", s.URL+"/v1/events", bytes.NewReader(body))
+		if err != nil {
+			s.failures.Add(1)
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+s.Key)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			s.failures.Add(1)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			s.accepted.Add(int64(bytes.Count(b, []byte(`"status":"accepted"`))))
+			return
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			s.shed.Add(1)
+			wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+			if err != nil || wait < 0 {
+				wait = 1
+			}
+			time.Sleep(time.Duration(wait) * time.Second)
+		default:
+			s.failures.Add(1)
+			return
+		}
 	}
-	req.Header.Set("Authorization", "Bearer "+s.Key)
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := client.Do(req)
-	if err != nil {
-		s.failures.Add(1)
-		return
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		s.failures.Add(1)
-		return
-	}
-	s.accepted.Add(int64(bytes.Count(b, []byte(`"status":"accepted"`))))
 }
 
 // Accepted is the number of events accepted so far; safe to call while Send runs.
 func (s *Sender) Accepted() int64 { return s.accepted.Load() }
+
+// Shed is the number of requests answered 429 or 503 (and sent again) so far.
+func (s *Sender) Shed() int64 { return s.shed.Load() }
 
 // Raw is the limit ingest is measured against: JetStream async publish of the same
 // payloads, with the subjects ingest would give them (under raw. instead of

@@ -176,6 +176,7 @@ type Program struct {
 	derived   bool
 	refs      []string
 	costLimit uint64
+	types     typeSet // the event types a `when` can be true for (EventTypes)
 }
 
 // Compile parses and type-checks expr, which must produce want. derived selects
@@ -224,7 +225,11 @@ func (e *Env) Compile(expr string, want Kind, derived bool) (*Program, error) {
 	if err != nil {
 		return nil, &CompileError{Issues: []Issue{{Message: err.Error()}}}
 	}
-	return &Program{prg: prg, want: want, derived: derived, refs: found.refs, costLimit: e.costLimit}, nil
+	p := &Program{prg: prg, want: want, derived: derived, refs: found.refs, costLimit: e.costLimit, types: anyType}
+	if !derived && want == KindBool {
+		p.types = eventTypes(checked.NativeRep().Expr())
+	}
+	return p, nil
 }
 
 // explain adds a hint to the checker's messages a rule author is likely to meet.

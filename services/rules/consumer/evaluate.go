@@ -31,6 +31,21 @@ type Version struct {
 	Number  int
 	Figures []ruleset.Figure // the figures computed from events (not derived)
 	owns    map[string]bool  // every figure of the version, for adjustments
+	// concerns[i] says which event types figure i concerns: for a stock figure,
+	// an event of one of them that `when` does not match still becomes the
+	// subject's latest event, and is written as a tombstone.
+	concerns []concern
+}
+
+// concern is what a figure's event types are for its tombstones.
+type concern struct {
+	stock bool     // flow and cumulative figures have no latest event: no tombstones
+	all   bool     // `when` does not say which types it matches: every type
+	types []string // else these (sorted)
+}
+
+func (c concern) of(typ string) bool {
+	return c.stock && (c.all || slices.Contains(c.types, typ))
 }
 
 // NewVersion keeps the figures of rs that are computed from events.
@@ -43,6 +58,8 @@ func NewVersion(name string, number int, rs *ruleset.RuleSet) *Version {
 			f.Dimensions = slices.Clone(f.Dimensions)
 			slices.SortFunc(f.Dimensions, func(a, b ruleset.Dimension) int { return strings.Compare(a.Name, b.Name) })
 			v.Figures = append(v.Figures, f)
+			types, known := f.WhenProg.EventTypes()
+			v.concerns = append(v.concerns, concern{stock: f.Kind == ruleset.KindStock, all: !known, types: types})
 		}
 	}
 	return v
@@ -91,6 +108,9 @@ func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
 			continue
 		}
 		if !ok {
+			if v.concerns[i].of(ev.Type()) {
+				b.Contributions = append(b.Contributions, v.tombstone(f, ev, seq))
+			}
 			continue
 		}
 		c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: ev.ID(), Seq: seq,
@@ -120,6 +140,22 @@ func (v *Version) Evaluate(seq uint64, raw []byte, b *store.Batch) {
 		}
 		b.Contributions = append(b.Contributions, c)
 	}
+}
+
+// tombstone is the row of an event that a stock figure concerns but whose
+// `when` is false: the subject's latest event says it no longer counts. It has
+// value 0, no currency, and the dimensions that evaluate on the event (a
+// dimension that fails is left out, not recorded as a failure: the rule did not
+// match), so that lineage filtered by dimension finds it.
+func (v *Version) tombstone(f *ruleset.Figure, ev *celenv.Event, seq uint64) store.Contribution {
+	c := store.Contribution{Ruleset: v.Name, Version: v.Number, Figure: f.Name, EventID: ev.ID(), Seq: seq,
+		OccurredAt: ev.OccurredAt(), Subject: ev.Subject(), Value: decimal.Zero, StopsCounting: true}
+	for _, d := range f.Dimensions {
+		if val, err := d.Program.String(ev); err == nil {
+			c.Dims = append(c.Dims, store.Dim{Name: d.Name, Value: val})
+		}
+	}
+	return c
 }
 
 func (v *Version) failure(figure, field, id string, seq uint64, err error) store.Failure {

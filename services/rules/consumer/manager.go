@@ -246,6 +246,7 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 		}
 		return err
 	}
+	var delivered uint64 // the consumer sequence of the last message received
 	for ctx.Err() == nil {
 		msgs, err := m.gather(ctx, cons)
 		if err != nil {
@@ -253,6 +254,9 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 		}
 		if len(msgs) == 0 {
 			continue
+		}
+		if err := inSequence(msgs, &delivered); err != nil {
+			return stop(err)
 		}
 		e := evaluated{from: pos, last: msgs[len(msgs)-1], start: time.Now(),
 			b: store.Batch{Ruleset: v.Name, Version: v.Number, Partitions: m.cfg.Partitions, Partition: p, Through: pos}}
@@ -266,6 +270,29 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 		}
 	}
 	return stop(ctx.Err())
+}
+
+// errDeliveryGap means the consumer delivered messages this worker never
+// received: a pull answered while the connection dropped, or a consumer leader
+// change in a cluster. They count as delivered, and the next batch's AckAll
+// would acknowledge them unseen, so the worker starts again from its committed
+// position instead.
+var errDeliveryGap = errors.New("the consumer delivered messages this worker did not receive")
+
+// inSequence checks that msgs continue the consumer's deliveries without a gap:
+// each message's consumer sequence is the one after the previous message's.
+func inSequence(msgs []jetstream.Msg, delivered *uint64) error {
+	for _, msg := range msgs {
+		md, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		if md.Sequence.Consumer != *delivered+1 {
+			return fmt.Errorf("%w (delivery %d after %d, stream seq %d)", errDeliveryGap, md.Sequence.Consumer, *delivered, md.Sequence.Stream)
+		}
+		*delivered = md.Sequence.Consumer
+	}
+	return nil
 }
 
 // evaluate applies v to the messages after pos, in two halves evaluated side by

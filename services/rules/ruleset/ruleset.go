@@ -22,7 +22,8 @@ type Kind string
 
 // The figure kinds.
 const (
-	// KindStock: the latest event per subject as of the period end.
+	// KindStock: the latest event per subject as of the period end, among the
+	// event types its `when` can match; it counts if `when` matched it.
 	KindStock Kind = "stock"
 	// KindFlow: every event whose occurred_at is inside the period.
 	KindFlow Kind = "flow"

@@ -24,6 +24,12 @@ import (
 const copyContributions = `COPY contributions (seq, occurred_at, figure_id, dim_set, value, currency, event_id, subject, adj_period)
 	FROM STDIN (FORMAT binary)`
 
+// copyWithTombstones is the COPY of a batch that holds tombstones: stops_counting
+// is one more column, true for them and NULL for the others. A batch without
+// any (every event matching its rules) is written exactly as before.
+const copyWithTombstones = `COPY contributions (seq, occurred_at, figure_id, dim_set, value, currency, event_id, subject, adj_period,
+	stops_counting) FROM STDIN (FORMAT binary)`
+
 var copyBufs = sync.Pool{New: func() any { return new(copyBuf) }}
 
 // copyContributionRows writes cs (with their resolved keys) in one COPY on tx.
@@ -32,9 +38,16 @@ func copyContributionRows(ctx context.Context, tx pgx.Tx, cs []Contribution, fig
 	defer copyBufs.Put(w)
 	w.b = w.b[:0]
 	w.header()
+	stmt, fields := copyContributions, 9
+	for i := range cs {
+		if cs[i].StopsCounting {
+			stmt, fields = copyWithTombstones, 10
+			break
+		}
+	}
 	for i := range cs {
 		c := &cs[i]
-		w.tuple(9)
+		w.tuple(fields)
 		w.int8(int64(c.Seq))
 		w.timestamptz(c.OccurredAt)
 		w.int4(figureIDs[i])
@@ -44,9 +57,12 @@ func copyContributionRows(ctx context.Context, tx pgx.Tx, cs []Contribution, fig
 		w.text(c.EventID)
 		w.text(c.Subject)
 		w.textOrNull(c.AdjPeriod)
+		if fields == 10 {
+			w.trueOrNull(c.StopsCounting)
+		}
 	}
 	w.trailer()
-	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.b), copyContributions)
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.b), stmt)
 	return err
 }
 
@@ -89,6 +105,16 @@ func (w *copyBuf) textOrNull(s string) {
 		return
 	}
 	w.text(s)
+}
+
+// trueOrNull writes true as a bool, false as NULL.
+func (w *copyBuf) trueOrNull(v bool) {
+	if !v {
+		w.b = binary.BigEndian.AppendUint32(w.b, math.MaxUint32)
+		return
+	}
+	w.b = binary.BigEndian.AppendUint32(w.b, 1)
+	w.b = append(w.b, 1)
 }
 
 // pgEpochMicros is 2000-01-01 UTC, PostgreSQL's timestamp epoch, in Unix microseconds.

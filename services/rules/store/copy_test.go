@@ -17,8 +17,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestCopyEncodingRoundTrips writes rows with the hand-made binary COPY encoder
 // and reads them back through PostgreSQL's own text output: every numeric exact
-// (scale kept), times to the microsecond on both sides of 2000-01-01, NULLs and
-// non-ASCII text.
+// (scale kept), times to the microsecond on both sides of 2000-01-01, NULLs,
+// non-ASCII text, and the tombstone flag (a batch with tombstones has the
+// column, one without is written as before).
 func TestCopyEncodingRoundTrips(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	ctx := context.Background()
@@ -51,6 +52,9 @@ func TestCopyEncodingRoundTrips(t *testing.T) {
 		if i%5 == 0 {
 			c.AdjPeriod = "2026-Q3"
 		}
+		if i >= len(values)/2 && i%7 == 0 {
+			c.StopsCounting = true // only in the second batch: the first goes without the column
+		}
 		cs = append(cs, c)
 	}
 	figs, dims := make([]int32, len(cs)), make([]int32, len(cs))
@@ -61,12 +65,16 @@ func TestCopyEncodingRoundTrips(t *testing.T) {
 		if _, err := tx.Exec(ctx, `TRUNCATE contributions`); err != nil {
 			return err
 		}
-		return copyContributionRows(ctx, tx, cs, figs, dims)
+		h := len(cs) / 2
+		if err := copyContributionRows(ctx, tx, cs[:h], figs[:h], dims[:h]); err != nil {
+			return err
+		}
+		return copyContributionRows(ctx, tx, cs[h:], figs[h:], dims[h:])
 	}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := pool.Query(ctx, `SELECT seq, occurred_at, figure_id, dim_set, value::text, coalesce(currency, '<null>'),
-		event_id, subject, coalesce(adj_period, '<null>') FROM contributions ORDER BY seq`)
+		event_id, subject, coalesce(adj_period, '<null>'), coalesce(stops_counting::text, '<null>') FROM contributions ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +85,9 @@ func TestCopyEncodingRoundTrips(t *testing.T) {
 			at                         time.Time
 			fig, dim                   int32
 			value, cur, id, subj, adjp string
+			stops                      string
 		)
-		if err := rows.Scan(&seq, &at, &fig, &dim, &value, &cur, &id, &subj, &adjp); err != nil {
+		if err := rows.Scan(&seq, &at, &fig, &dim, &value, &cur, &id, &subj, &adjp, &stops); err != nil {
 			t.Fatal(err)
 		}
 		c := cs[i]
@@ -89,13 +98,17 @@ func TestCopyEncodingRoundTrips(t *testing.T) {
 		if wantAdj == "" {
 			wantAdj = "<null>"
 		}
+		wantStops := "<null>"
+		if c.StopsCounting {
+			wantStops = "true"
+		}
 		// PostgreSQL prints a numeric with exactly its scale: the decimal's own digits.
 		wantValue := c.Value.StringFixed(max(0, -c.Value.Exponent()))
 		if seq != int64(c.Seq) || !at.Equal(c.OccurredAt) || fig != figs[i] || dim != dims[i] || value != wantValue ||
-			cur != wantCur || id != c.EventID || subj != c.Subject || adjp != wantAdj {
-			t.Errorf("row %d: got (%d %s %d %d %s %s %s %s %s), want (%d %s %d %d %s %s %s %s %s)", i,
-				seq, at, fig, dim, value, cur, id, subj, adjp,
-				c.Seq, c.OccurredAt, figs[i], dims[i], wantValue, wantCur, c.EventID, c.Subject, wantAdj)
+			cur != wantCur || id != c.EventID || subj != c.Subject || adjp != wantAdj || stops != wantStops {
+			t.Errorf("row %d: got (%d %s %d %d %s %s %s %s %s %s), want (%d %s %d %d %s %s %s %s %s %s)", i,
+				seq, at, fig, dim, value, cur, id, subj, adjp, stops,
+				c.Seq, c.OccurredAt, figs[i], dims[i], wantValue, wantCur, c.EventID, c.Subject, wantAdj, wantStops)
 		}
 		i++
 	}

@@ -39,7 +39,8 @@ const live = `c.seq <= $3 AND NOT EXISTS (
 	SELECT 1 FROM supersessions s WHERE s.superseded_id = c.event_id AND s.by_seq <= $3)`
 
 // Sums computes the figure per currency. Stock: for each subject, the latest live
-// contributing event with occurred_at before the period end (ties by seq). Flow:
+// event the figure concerns with occurred_at before the period end (ties by
+// seq), unless that event is a tombstone (its `when` was false). Flow:
 // every live event inside the period. Cumulative: every live event before the
 // period end. Manual adjustments count for exactly their period.
 func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
@@ -108,11 +109,13 @@ func (s *Store) sums(ctx context.Context, q Query, byDims bool) (pgx.Rows, error
 	var sel string
 	switch q.Kind {
 	case "stock":
-		// One contribution per (figure, event): the latest live event of each
-		// subject is its latest contribution.
-		sel = `SELECT DISTINCT ON (c.subject) c.currency, c.value, c.dim_set FROM contributions c
+		// One row per (figure, event), a contribution or a tombstone: the latest
+		// live event of each subject that the figure concerns is its latest row,
+		// whatever its dimensions, and it counts unless it is a tombstone.
+		sel = `SELECT h.currency, h.value, h.dim_set FROM (
+			SELECT DISTINCT ON (c.subject) c.currency, c.value, c.dim_set, c.stops_counting FROM contributions c
 			WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $4 AND ` + live + `
-			ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
+			ORDER BY c.subject, c.occurred_at DESC, c.seq DESC) h WHERE h.stops_counting IS NULL`
 	case "flow":
 		sel = `SELECT c.currency, c.value, c.dim_set FROM contributions c
 			WHERE c.figure_id = $1 AND c.adj_period IS NULL

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,7 +93,8 @@ func collectRows(rows pgx.Rows) ([]Row, error) {
 // countingRows is the SQL of the contributions that count for q's figure ($1
 // figure id, $2/$4 the period, $3 the watermark, $5 the period text): a stock
 // figure's are each subject's latest live row before the period end (the heads
-// Sums adds up), and every figure's manual adjustments for the period.
+// Sums adds up) unless it is a tombstone, and every figure's manual adjustments
+// for the period.
 func countingRows(q Query) (string, error) {
 	var rowsOf string
 	switch q.Kind {
@@ -98,8 +102,10 @@ func countingRows(q Query) (string, error) {
 		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
 			AND c.occurred_at >= $2 AND c.occurred_at < $4 AND ` + liveOf("c")
 	case "stock":
-		rowsOf = `SELECT DISTINCT ON (c.subject) c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
-			AND c.occurred_at < $4 AND ` + liveOf("c") + ` ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
+		// The latest row of a subject may be a tombstone: then nothing of it counts.
+		rowsOf = `SELECT h.* FROM (SELECT DISTINCT ON (c.subject) c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
+			AND c.occurred_at < $4 AND ` + liveOf("c") + ` ORDER BY c.subject, c.occurred_at DESC, c.seq DESC) h
+			WHERE h.stops_counting IS NULL`
 	case "cumulative":
 		rowsOf = `SELECT c.* FROM contributions c WHERE c.figure_id = $1 AND c.adj_period IS NULL
 			AND c.occurred_at < $4 AND ` + liveOf("c")
@@ -216,39 +222,89 @@ type EventContribution struct {
 	Currency   string
 	OccurredAt time.Time
 	AdjPeriod  string
+	// StopsCounting marks what a stock figure's later event took out instead
+	// of a contribution: Replaces is the subject's contribution that counted
+	// before it ("" when none did), whose dimensions and currency Dims and
+	// Currency are; Value is 0. The event is a tombstone (`when` was false for
+	// it), or it contributes under other dimension values, in an entry of its own.
+	StopsCounting bool   `json:",omitempty"`
+	Replaces      string `json:",omitempty"`
 }
 
 // EventContributions lists every contribution of the event at seq, by every
-// rule set version.
+// rule set version. For a stock figure it also says what the event stopped
+// counting: the subject's latest live contribution known before it, with
+// occurred_at not after its own, when the event is a tombstone or that
+// contribution has other dimension values.
 func (s *Store) EventContributions(ctx context.Context, seq uint64) ([]EventContribution, error) {
 	rows, err := s.pool.Query(ctx, `SELECT f.ruleset, f.version, f.figure, d.dims, c.value::text, coalesce(c.currency, ''), c.occurred_at,
-			coalesce(c.adj_period, '')
+			coalesce(c.adj_period, ''), c.stops_counting IS NOT NULL, coalesce(p.event_id, ''), p.stops_counting IS NOT NULL,
+			coalesce(pd.dims, '{}'), coalesce(p.currency, '')
 		FROM contributions c JOIN ruleset_figures f ON f.id = c.figure_id JOIN dim_sets d ON d.id = c.dim_set
+		LEFT JOIN LATERAL (
+			-- The subject's latest live row just before this event arrived.
+			SELECT o.event_id, o.dim_set, o.currency, o.stops_counting FROM contributions o
+			WHERE f.kind = 'stock' AND c.adj_period IS NULL AND o.figure_id = c.figure_id AND o.subject = c.subject
+			  AND o.adj_period IS NULL AND o.seq < c.seq AND o.occurred_at <= c.occurred_at
+			  AND NOT EXISTS (SELECT 1 FROM supersessions s WHERE s.superseded_id = o.event_id AND s.by_seq < c.seq)
+			ORDER BY o.occurred_at DESC, o.seq DESC LIMIT 1
+		) p ON true
+		LEFT JOIN dim_sets pd ON pd.id = p.dim_set
 		WHERE c.seq = $1
 		ORDER BY f.ruleset, f.version, f.figure`, int64(seq))
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventContribution, error) {
-		var (
-			c    EventContribution
-			dims []byte
-			val  string
-		)
-		if err := r.Scan(&c.Ruleset, &c.Version, &c.Figure, &dims, &val, &c.Currency, &c.OccurredAt, &c.AdjPeriod); err != nil {
-			return c, err
-		}
+	var out []EventContribution
+	var (
+		c                   EventContribution
+		dims, prevDims      []byte
+		val, prev, prevCur  string
+		tombstone, prevTomb bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&c.Ruleset, &c.Version, &c.Figure, &dims, &val, &c.Currency, &c.OccurredAt, &c.AdjPeriod,
+		&tombstone, &prev, &prevTomb, &prevDims, &prevCur}, func() error {
+		c.Dims, c.StopsCounting, c.Replaces = nil, false, ""
 		if err := json.Unmarshal(dims, &c.Dims); err != nil {
-			return c, err
+			return err
 		}
-		c.Value, err = decimal.NewFromString(val)
-		return c, err
+		var err error
+		if c.Value, err = decimal.NewFromString(val); err != nil {
+			return err
+		}
+		counted := prev != "" && !prevTomb // the subject counted before this event
+		var before map[string]string
+		if counted {
+			if err := json.Unmarshal(prevDims, &before); err != nil {
+				return err
+			}
+		}
+		stops := EventContribution{Ruleset: c.Ruleset, Version: c.Version, Figure: c.Figure, Dims: before, Value: decimal.Zero,
+			Currency: prevCur, OccurredAt: c.OccurredAt, StopsCounting: true, Replaces: prev}
+		switch {
+		case tombstone && counted:
+			out = append(out, stops)
+		case tombstone: // it stops nothing (yet): shown with its own dimensions
+			c.StopsCounting = true
+			out = append(out, c)
+		case counted && !maps.Equal(before, c.Dims):
+			out = append(out, c, stops)
+		default:
+			out = append(out, c)
+		}
+		return nil
 	})
+	return out, err
 }
 
 // Superseded lists the events superseded or voided by events with seq in
 // (after, through], whose contributions to q's figure (under q.Where) were
-// known at after: what a late correction or void took out of a figure.
+// known at after: what a late correction or void took out of a figure. For a
+// stock figure it lists too, with StopsCounting, the events with seq in (after,
+// through] that became a subject's latest row before the period end and took
+// out the contribution that counted under q.Where at after without superseding
+// it: a tombstone, or a contribution under dimension values outside q.Where.
+// Ordered by BySeq.
 func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) ([]Supersession, error) {
 	figureID, err := s.figureID(ctx, q)
 	if err != nil {
@@ -261,7 +317,7 @@ func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) 
 	if q.Where == nil {
 		where = []byte("{}")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq FROM supersessions s
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq, false FROM supersessions s
 		JOIN contributions c ON c.event_id = s.superseded_id
 		WHERE c.figure_id = $1 AND c.seq <= $2 AND s.by_seq > $2 AND s.by_seq <= $3
 		  AND c.dim_set IN (SELECT id FROM dim_sets WHERE dims @> $4::jsonb)
@@ -269,12 +325,48 @@ func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) 
 	if err != nil {
 		return nil, err
 	}
+	out, err := collectSupersessions(rows)
+	if err != nil || q.Kind != "stock" {
+		return out, err
+	}
+	// Each subject's head (latest live row before the period end) at after and
+	// at through.
+	head := func(mark string) string {
+		return `SELECT DISTINCT ON (c.subject) c.subject, c.event_id, c.seq, c.dim_set, c.stops_counting FROM contributions c
+			WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $5 AND c.seq <= ` + mark + ` AND NOT EXISTS (
+				SELECT 1 FROM supersessions s WHERE s.superseded_id = c.event_id AND s.by_seq <= ` + mark + `)
+			ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
+	}
+	rows, err = s.pool.Query(ctx, `WITH filtered AS (SELECT id FROM dim_sets WHERE dims @> $4::jsonb)
+		SELECT o.event_id, n.event_id, n.seq, true FROM (`+head("$2")+`) o JOIN (`+head("$3")+`) n USING (subject)
+		WHERE o.stops_counting IS NULL AND o.dim_set IN (SELECT id FROM filtered)
+		  AND n.seq > $2 AND (n.stops_counting OR n.dim_set NOT IN (SELECT id FROM filtered))
+		ORDER BY n.seq`, figureID, int64(after), int64(through), where, q.End)
+	if err != nil {
+		return nil, err
+	}
+	stops, err := collectSupersessions(rows)
+	if err != nil {
+		return nil, err
+	}
+	// A correction that is also the subject's new head is listed once, as the
+	// correction.
+	for _, st := range stops {
+		if !slices.ContainsFunc(out, func(sp Supersession) bool { return sp.Superseded == st.Superseded && sp.By == st.By }) {
+			out = append(out, st)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Supersession) int { return cmp.Compare(a.BySeq, b.BySeq) })
+	return out, nil
+}
+
+func collectSupersessions(rows pgx.Rows) ([]Supersession, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Supersession, error) {
 		var (
 			sp  Supersession
 			seq int64
 		)
-		err := r.Scan(&sp.Superseded, &sp.By, &seq)
+		err := r.Scan(&sp.Superseded, &sp.By, &seq, &sp.StopsCounting)
 		sp.BySeq = uint64(seq)
 		return sp, err
 	})

@@ -164,6 +164,11 @@ type Contribution struct {
 	OccurredAt time.Time
 	Subject    string
 	AdjPeriod  string // "" unless a manual adjustment
+	// StopsCounting marks a tombstone: an event of a type a stock figure
+	// concerns that its `when` does not match. It contributes nothing (Value 0)
+	// but, being the subject's latest row, stops the subject's earlier
+	// contribution counting.
+	StopsCounting bool
 }
 
 // Dim is one dimension value of a contribution.
@@ -180,9 +185,14 @@ func SortedDims(m map[string]string) []Dim {
 }
 
 // Supersession says event By (at seq BySeq) supersedes or voids Superseded.
+// Superseded lists, with StopsCounting, also the later events of a stock
+// subject that took its earlier contribution Superseded out of a figure
+// without superseding it: a tombstone, or a contribution under dimension
+// values outside the filter asked for.
 type Supersession struct {
 	Superseded, By string
 	BySeq          uint64
+	StopsCounting  bool
 }
 
 // FXRate is an fx.rate event: 1 Base = Rate Quote.
@@ -347,7 +357,8 @@ func (s *Store) Checksum(ctx context.Context) (int64, string, error) {
 		sum string
 	)
 	err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(md5(string_agg(r, '|' ORDER BY r)), '')
-		FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject, adj_period) AS r
+		FROM (SELECT concat_ws(',', ruleset, version, figure, dims::text, value::text, currency, event_id, seq, occurred_at, subject, adj_period,
+		        stops_counting) AS r
 		      FROM contribution_rows) t`).Scan(&n, &sum)
 	return n, sum, err
 }

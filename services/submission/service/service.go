@@ -48,7 +48,7 @@ func Start(ctx context.Context, p *app.Platform, srv *server.Server, filings sub
 	host, _ := os.Hostname()
 	cfg := p.Config.Submission
 	r.Service = submission.New(store.New(p.DB.Pool), filings, channels, submission.Config{Workers: cfg.Workers,
-		PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, DefaultChannel: cfg.DefaultChannel,
+		PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, Lease: cfg.Lease, DefaultChannel: cfg.DefaultChannel,
 		Instance: host + "/" + strconv.Itoa(os.Getpid())}, log, p.Metrics)
 	srv.Handle(api.New(r.Service).Routes()...)
 	go r.Service.Run(ctx)

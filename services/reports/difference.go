@@ -1,0 +1,176 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/reports/store"
+	"github.com/ledgerline/ledgerline/services/reports/template"
+	"github.com/ledgerline/ledgerline/services/rules"
+	"github.com/ledgerline/ledgerline/services/rules/period"
+)
+
+// DiffRow is one amount of an amended filing beside the original's: a cell,
+// or a table row matched by its dimension values.
+type DiffRow struct {
+	Code       string
+	Row        int               // the table row (1..) in the amended filing, or in the original for a row that is gone; 0 for a cell
+	Dimensions map[string]string // a table row's
+	Sheet      string
+	At         string
+	Label      string
+	Old        string // "" when the original has no such amount
+	New        string // "" when the amended filing has no such amount
+	Delta      string
+	Changed    bool
+	// Events are the late events behind a changed amount (those known after
+	// the original's watermark), read only for the rows of the page asked.
+	Events []LateEvent
+}
+
+// Difference is an amended filing compared with the original it amends,
+// amount by amount: what a restatement answered when it was made, asked again
+// at any time later from the two stored filings.
+type Difference struct {
+	Original   string
+	Amended    string
+	OldAsOfSeq uint64
+	NewAsOfSeq uint64
+	Currency   string
+	Rows       []DiffRow // the page asked
+	Total      int       // amounts compared (after the changed-only filter)
+	Changed    int       // amounts that differ
+	Offset     int
+}
+
+// Difference compares the amended filing id with its original: every amount of
+// both (or only the changed ones), a page of limit from offset, each changed
+// amount of the page with the late events that changed it.
+func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, offset, limit int) (Difference, error) {
+	lr, ev, err := s.lineageDeps()
+	if err != nil {
+		return Difference{}, err
+	}
+	amended, err := s.store.Filing(ctx, id)
+	if err != nil {
+		return Difference{}, err
+	}
+	if amended.Amends == "" {
+		return Difference{}, fmt.Errorf("filing %s is an original, not a restatement: it has no difference to show: %w", id, httpjson.ErrNotFound)
+	}
+	orig, err := s.store.Filing(ctx, amended.Amends)
+	if err != nil {
+		return Difference{}, err
+	}
+	st, err := s.store.Template(ctx, amended.Template, amended.TemplateVersion)
+	if err != nil {
+		return Difference{}, err
+	}
+	t, err := s.parse(st)
+	if err != nil {
+		return Difference{}, err
+	}
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return Difference{}, err
+	}
+	p, err := period.Parse(amended.Period, loc)
+	if err != nil {
+		return Difference{}, err
+	}
+	dec := int32(amended.Report.Decimals)
+	old := map[string]amount{}
+	for _, a := range amounts(orig.Report) {
+		old[a.key] = a
+	}
+	var all []DiffRow
+	seen := map[string]bool{}
+	for _, a := range amounts(amended.Report) {
+		seen[a.key] = true
+		r := DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: label(t, a.code), New: a.value.StringFixed(dec)}
+		o, ok := old[a.key]
+		before := decimal.Zero
+		if ok {
+			r.Old, before = o.value.StringFixed(dec), o.value
+		}
+		r.Changed = !ok || !o.value.Equal(a.value)
+		r.Delta = a.value.Sub(before).StringFixed(dec)
+		all = append(all, r)
+	}
+	for _, a := range amounts(orig.Report) {
+		if !seen[a.key] { // a table row that is gone
+			all = append(all, DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: label(t, a.code),
+				Old: a.value.StringFixed(dec), Delta: a.value.Neg().StringFixed(dec), Changed: true})
+		}
+	}
+	out := Difference{Original: orig.ID, Amended: amended.ID, OldAsOfSeq: orig.AsOfSeq, NewAsOfSeq: amended.AsOfSeq,
+		Currency: amended.Currency, Offset: offset, Rows: []DiffRow{}}
+	var rows []DiffRow
+	for _, r := range all {
+		if r.Changed {
+			out.Changed++
+		}
+		if r.Changed || !changedOnly {
+			rows = append(rows, r)
+		}
+	}
+	out.Total = len(rows)
+	if limit <= 0 {
+		limit = 100
+	}
+	offset = min(max(offset, 0), len(rows))
+	rows = rows[offset:min(offset+limit, len(rows))]
+	figures := figuresByCode(t)
+	for i := range rows {
+		if !rows[i].Changed {
+			continue
+		}
+		f := figures[rows[i].Code]
+		where := f.where
+		if rows[i].Dimensions != nil {
+			where = rows[i].Dimensions
+		}
+		events, err := s.lateEvents(ctx, lr, ev, rules.FigureRequest{Name: f.figure, Period: p.Text, Location: loc, AsOfSeq: amended.AsOfSeq,
+			Currency: amended.Currency, Where: where, Versions: amended.RuleVersions, Filing: amended.ID}, orig.AsOfSeq)
+		if err != nil {
+			return Difference{}, fmt.Errorf("late events of %s: %w", rows[i].Code, err)
+		}
+		rows[i].Events = events
+	}
+	out.Rows = rows
+	return out, nil
+}
+
+type cellFigure struct {
+	figure string
+	where  map[string]string
+}
+
+// figuresByCode maps each cell and table code of t to its figure and filter.
+func figuresByCode(t *template.Template) map[string]cellFigure {
+	out := map[string]cellFigure{}
+	for _, sh := range t.Sheets {
+		for _, c := range sh.Cells {
+			out[c.Code] = cellFigure{c.Figure, c.Where}
+		}
+		for _, tb := range sh.Tables {
+			out[tb.Code] = cellFigure{tb.Figure, nil}
+		}
+	}
+	return out
+}
+
+// FilingSummaries lists a page of filings without their reports, newest first,
+// and the cursor of the next page.
+func (s *Service) FilingSummaries(ctx context.Context, f store.SummaryFilter) ([]store.FilingSummary, string, error) {
+	return s.store.FilingSummaries(ctx, f)
+}
+
+// FilingFacets lists the templates and periods that have filings.
+func (s *Service) FilingFacets(ctx context.Context) (templates, periods []string, err error) {
+	return s.store.FilingFacets(ctx)
+}

@@ -1,0 +1,216 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/ledgerline/ledgerline/platform/httpjson"
+	"github.com/ledgerline/ledgerline/services/reports/layout"
+	"github.com/ledgerline/ledgerline/services/reports/store"
+	"github.com/ledgerline/ledgerline/services/reports/template"
+	"github.com/ledgerline/ledgerline/services/rules"
+)
+
+// FigureContributions pages the contributions of any stock, flow or
+// cumulative figure under a filter at a filing's watermark, with its rule set
+// versions and in its reporting currency, newest seq first, each with its
+// event: the inputs of a derived figure a cell reports, which have no cell of
+// their own. cursor is a page's NextCursor ("" for the first).
+func (s *Service) FigureContributions(ctx context.Context, id, figure string, where map[string]string, cursor string, limit int) (ContributionPage, error) {
+	lr, ev, err := s.lineageDeps()
+	if err != nil {
+		return ContributionPage{}, err
+	}
+	var before uint64
+	if cursor != "" {
+		if before, err = strconv.ParseUint(cursor, 10, 64); err != nil || before == 0 {
+			return ContributionPage{}, fmt.Errorf("cursor %q is not a page cursor: %w", cursor, httpjson.ErrBadRequest)
+		}
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	f, err := s.store.FilingHead(ctx, id)
+	if err != nil {
+		return ContributionPage{}, err
+	}
+	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
+	if err != nil {
+		return ContributionPage{}, err
+	}
+	t, err := s.parse(st)
+	if err != nil {
+		return ContributionPage{}, err
+	}
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return ContributionPage{}, err
+	}
+	if kind, _, ok := s.rules.FigureInfo(figure); !ok {
+		return ContributionPage{}, fmt.Errorf("figure %s: no rule set defines it: %w", figure, httpjson.ErrNotFound)
+	} else if kind == "derived" {
+		return ContributionPage{}, fmt.Errorf("figure %s is derived: it has no contributions of its own, see its inputs: %w", figure, httpjson.ErrInvalid)
+	}
+	rows, err := lr.Contributions(ctx, rules.FigureRequest{Name: figure, Period: f.Period, Location: loc, AsOfSeq: f.AsOfSeq,
+		Currency: f.Currency, Where: where, Versions: f.RuleVersions, Filing: f.ID}, before, limit+1)
+	if err != nil {
+		return ContributionPage{}, fmt.Errorf("figure %s: %w", figure, err)
+	}
+	page := ContributionPage{Filing: id, Figure: figure, AsOfSeq: f.AsOfSeq}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.NextCursor = strconv.FormatUint(rows[len(rows)-1].Seq, 10)
+	}
+	if page.Contributions, err = withEvents(ctx, ev, rows); err != nil {
+		return ContributionPage{}, err
+	}
+	return page, nil
+}
+
+// withEvents reads the event of each contribution from the stream, side by side.
+func withEvents(ctx context.Context, ev Events, rows []rules.ContributionRow) ([]Contribution, error) {
+	out := make([]Contribution, len(rows))
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, r := range rows {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e, err := ev.EventAt(ctx, r.Seq)
+			if err != nil {
+				errs[i] = fmt.Errorf("event at seq %d: %w", r.Seq, err)
+				return
+			}
+			out[i] = Contribution{ContributionRow: r, RecordedAt: e.RecordedAt, SentBy: e.SentBy, Event: e.Envelope}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// TemplateCheck is a template version's validation report: the checks of
+// onboarding (every figure defined, every expression compiles, the layout
+// workbook has every sheet, a dry run renders every output) run again now
+// against the rule sets onboarded today, and what the version holds.
+type TemplateCheck struct {
+	Template    store.Template // without source and layout
+	Parsed      *template.Template
+	Problems    []template.Problem // empty when every check passes
+	Figures     []CheckedFigure
+	Sheets      []CheckedSheet
+	Validations []template.Validation
+	DryRun      bool // a dry run rendered every output
+	CheckedAt   time.Time
+}
+
+// CheckedFigure is a figure a template version needs, as the rules know it now.
+type CheckedFigure struct {
+	Name       string
+	Kind       string // "" when no rule set defines it
+	Dimensions []string
+}
+
+// CheckedSheet is one sheet of a template version.
+type CheckedSheet struct {
+	Name     string
+	Cells    int
+	Tables   int
+	InLayout bool // the layout workbook has it (true without a layout: the workbook is generated)
+}
+
+// CheckTemplate runs the onboarding checks of a stored template version again
+// and reports each; it changes nothing.
+func (s *Service) CheckTemplate(ctx context.Context, id string, version int) (TemplateCheck, error) {
+	st, err := s.store.Template(ctx, id, version)
+	if err != nil {
+		return TemplateCheck{}, err
+	}
+	out := TemplateCheck{Template: st, CheckedAt: s.now()}
+	out.Template.Source, out.Template.Layout = "", nil
+	parsed, err := s.parse(st)
+	if err != nil {
+		return TemplateCheck{}, err
+	}
+	out.Parsed = parsed
+	out.Validations = parsed.Validations
+	for _, name := range parsed.Figures() {
+		kind, dims, _ := s.rules.FigureInfo(name)
+		out.Figures = append(out.Figures, CheckedFigure{Name: name, Kind: kind, Dimensions: dims})
+	}
+	var info *layout.Info
+	if st.Layout != nil {
+		if info, err = layout.Check(st.Layout); err != nil {
+			out.Problems = append(out.Problems, template.Problem{Field: "layout", Message: err.Error()})
+		}
+	}
+	for _, sh := range parsed.Sheets {
+		out.Sheets = append(out.Sheets, CheckedSheet{Name: sh.Name, Cells: len(sh.Cells), Tables: len(sh.Tables),
+			InLayout: st.Layout == nil || (info != nil && info.HasSheet(sh.Name))})
+	}
+	checked, err := template.Parse([]byte(st.Source), catalog{s.rules})
+	var inv *template.Invalid
+	switch {
+	case errors.As(err, &inv):
+		out.Problems = append(out.Problems, inv.Problems...)
+	case err != nil:
+		out.Problems = append(out.Problems, template.Problem{Message: err.Error()})
+	default:
+		var invl *Invalid
+		if err := checkLayout(checked, st.Layout); errors.As(err, &invl) {
+			out.Problems = append(out.Problems, invl.Problems...)
+		} else if err := dryRun(checked, st.Layout); errors.As(err, &invl) {
+			out.Problems = append(out.Problems, invl.Problems...)
+		} else {
+			out.DryRun = true
+		}
+	}
+	return out, nil
+}
+
+// LayoutText is the text of every non-empty cell of a template version's
+// layout workbook, by sheet name and A1 reference (nil without a layout): the
+// regulator's own labels around the amounts, to show a filing as the
+// regulator sees it.
+func (s *Service) LayoutText(ctx context.Context, id string, version int) (map[string]map[string]string, error) {
+	st, err := s.store.Template(ctx, id, version)
+	if err != nil || st.Layout == nil {
+		return nil, err
+	}
+	if _, err := layout.Check(st.Layout); err != nil {
+		return nil, fmt.Errorf("template %s v%d layout: %w", id, version, err)
+	}
+	wb, err := excelize.OpenReader(bytes.NewReader(st.Layout), excelize.Options{UnzipSizeLimit: layout.MaxUncompressedSize})
+	if err != nil {
+		return nil, fmt.Errorf("template %s v%d layout: %w", id, version, err)
+	}
+	defer wb.Close()
+	out := map[string]map[string]string{}
+	for _, sheet := range wb.GetSheetList() {
+		rows, err := wb.GetRows(sheet)
+		if err != nil {
+			return nil, fmt.Errorf("template %s v%d layout sheet %q: %w", id, version, sheet, err)
+		}
+		cells := map[string]string{}
+		for r, row := range rows {
+			for c, text := range row {
+				if text == "" {
+					continue
+				}
+				if ref, err := excelize.CoordinatesToCellName(c+1, r+1); err == nil {
+					cells[ref] = text
+				}
+			}
+		}
+		out[sheet] = cells
+	}
+	return out, nil
+}
