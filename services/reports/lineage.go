@@ -408,7 +408,7 @@ type LateEvent struct {
 	ID     string `json:"id"`
 	Seq    uint64 `json:"seq"`
 	Type   string `json:"type,omitempty"`
-	Effect string `json:"effect"` // contributes, or supersedes/voids <event id>
+	Effect string `json:"effect"` // contributes, or supersedes/voids/stops counting <event id>
 }
 
 // Change is one amount a restatement changed.
@@ -598,7 +598,11 @@ func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, r 
 		return nil, err
 	}
 	for _, sp := range sup {
-		out = append(out, LateEvent{ID: sp.By, Seq: sp.BySeq, Effect: "supersedes " + sp.Superseded})
+		effect := "supersedes " + sp.Superseded
+		if sp.StopsCounting {
+			effect = "stops counting " + sp.Superseded
+		}
+		out = append(out, LateEvent{ID: sp.By, Seq: sp.BySeq, Effect: effect})
 	}
 	for i := range out {
 		e, err := ev.EventAt(ctx, out[i].Seq)

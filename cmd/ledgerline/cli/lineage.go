@@ -598,6 +598,10 @@ type impactView struct {
 		Currency   string
 		OccurredAt time.Time
 		AdjPeriod  string
+		// StopsCounting: not a contribution but what the event took out of a
+		// stock figure, Replaces' earlier contribution.
+		StopsCounting bool
+		Replaces      string
 	} `json:"contributions"`
 	Cells       []impactedCellView `json:"cells"`
 	WouldChange []impactedCellView `json:"would_change"`
@@ -661,7 +665,11 @@ func impactCmd() *cobra.Command {
 					if ct.AdjPeriod != "" {
 						occurred = "adjustment for " + ct.AdjPeriod
 					}
-					fmt.Fprintf(tw, "  %s v%d\t%s\t%s\t%s\t%s\t%s\n", ct.Ruleset, ct.Version, ct.Figure, d, ct.Value.String(), orDash(ct.Currency), occurred)
+					value := ct.Value.String()
+					if ct.StopsCounting {
+						value = "stops " + orDash(ct.Replaces) + " counting"
+					}
+					fmt.Fprintf(tw, "  %s v%d\t%s\t%s\t%s\t%s\t%s\n", ct.Ruleset, ct.Version, ct.Figure, d, value, orDash(ct.Currency), occurred)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
