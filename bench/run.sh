@@ -154,7 +154,7 @@ if ! skipped rules; then
 fi
 
 # --- end to end -----------------------------------------------------------
-e2e="" eraw="" eratio="" irss="" ewrss=""
+e2e="" eraw="" eratio="" irss="" ewrss="" ecpu=""
 if ! skipped e2e; then
   csv=$root/bench/throughput.csv
   out=$(BENCH_SAMPLES=$csv bench cmd/ledgerline EndToEnd -benchtime "${EEVENTS}x" -count 1 -timeout 30m)
@@ -164,6 +164,7 @@ if ! skipped e2e; then
   echo "== go run ./benchplot (in cmd/ledgerline)" >&2
   (cd cmd/ledgerline && go run ./benchplot -in "$csv" -out "$root/bench/throughput.png")
   cpu() { awk -v a="$(m ingest_cpu_µs/event)" -v b="$(m worker_cpu_µs/event)" -v c="$(m bench_cpu_µs/event)" -v d="$(m pg_cpu_µs/event)" "BEGIN {printf \"%.1f\", $1}"; }
+  ecpu="End to end, CPU per event: ingest process $(cpu a) µs, rule worker $(cpu b) µs, benchmark process (JetStream server, HTTP senders) $(cpu c) µs, PostgreSQL $(cpu d) µs; $(cpu 'a+b+c+d') µs in all, which the 2 cores allow at most $(num "$(cpu '2e6/(a+b+c+d)')") events/s."
   {
     echo "## End to end: POST /v1/events to every contribution committed"
     echo
@@ -333,6 +334,8 @@ for v in $(compgen -e | grep '^BENCH_' | sort); do overrides+="$v=${!v@Q} "; don
   echo "$table"
   echo
   if ! skipped e2e; then
+    echo "$ecpu"
+    echo
     echo "Throughput over time of the end-to-end run (samples in [throughput.csv](throughput.csv)):"
     echo
     echo "![throughput over time of the end-to-end run](throughput.png)"

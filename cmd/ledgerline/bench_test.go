@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"os"
+	"runtime/pprof"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,9 +35,10 @@ const sampleEvery = 250 * time.Millisecond
 //
 // Every 250 ms it samples the events accepted by ingest and the events covered by
 // committed contributions; with BENCH_SAMPLES set to a path it writes them there as
-// CSV (cmd/ledgerline/benchplot draws them). It reports the peak RSS of each
-// service process and the CPU per event of each process, the time to look at when
-// the target is missed.
+// CSV (cmd/ledgerline/benchplot draws them). It reports the peak RSS of each service
+// process and the CPU per event of each process (what to look at when the target is
+// missed); with BENCH_CPUPROFILE set to a path it also writes a CPU profile of this
+// process (the JetStream server and the senders) over the measured span.
 func BenchmarkEndToEnd(b *testing.B) {
 	ctx := context.Background()
 	n := b.N
@@ -87,12 +88,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 		return max(0, seq-int64(first))
 	}
 	var (
-		samples []sample
-		mu      sync.Mutex
+		samples []sample // read once stopped is closed
 		done    = make(chan struct{})
 		stopped = make(chan struct{})
 	)
-	cpu := startCPU(ingest, worker.Process)
+	stopProfile := profile(b, os.Getenv("BENCH_CPUPROFILE"))
+	cpu := startCPU(b, ingest, worker.Process)
 	start := time.Now()
 	go func() {
 		defer close(stopped)
@@ -104,10 +105,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 				return
 			case <-tick.C:
 			}
-			s := sample{at: time.Since(start), accepted: sender.Accepted(), committed: committed()}
-			mu.Lock()
-			samples = append(samples, s)
-			mu.Unlock()
+			if s := (sample{at: time.Since(start), accepted: sender.Accepted(), committed: committed()}); s.committed >= 0 {
+				samples = append(samples, s)
+			}
 		}
 	}()
 	if err := sender.Send(events); err != nil {
@@ -120,6 +120,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	close(done)
 	<-stopped
 	used := cpu.used()
+	stopProfile()
 	samples = append(samples, sample{at: took, accepted: sender.Accepted(), committed: committed()})
 	if err := raw.Publish(n/2, n); err != nil {
 		b.Fatal(err)
@@ -154,6 +155,28 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(perEvent(used.self), "bench_cpu_µs/event")
 	b.ReportMetric(perEvent(used.pg), "pg_cpu_µs/event")
 	b.ReportMetric(0, "ns/op")
+}
+
+// profile starts a CPU profile of this process written to path ("" for none) and
+// returns the function that stops it.
+func profile(b *testing.B, path string) func() {
+	b.Helper()
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
 }
 
 func lastSeq(b *testing.B, js jetstream.JetStream, stream string) uint64 {
@@ -205,18 +228,19 @@ func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 // cpuMeter measures the CPU time of the ingest and rules processes, of this one
 // (the JetStream server, the HTTP senders, the sampler) and of PostgreSQL.
 type cpuMeter struct {
+	t                                testing.TB
 	ingest, worker                   *proctest.Process
 	atIngest, atWorker, atSelf, atPG time.Duration
 }
 
 type cpuUsed struct{ ingest, worker, self, pg time.Duration }
 
-func startCPU(ingest, worker *proctest.Process) cpuMeter {
-	return cpuMeter{ingest: ingest, worker: worker, atIngest: ingest.CPU(), atWorker: worker.CPU(),
-		atSelf: proctest.SelfCPU(), atPG: proctest.PostgresCPU()}
+func startCPU(t testing.TB, ingest, worker *proctest.Process) cpuMeter {
+	return cpuMeter{t: t, ingest: ingest, worker: worker, atIngest: ingest.CPU(), atWorker: worker.CPU(),
+		atSelf: proctest.SelfCPU(), atPG: proctest.PostgresCPU(t)}
 }
 
 func (c cpuMeter) used() cpuUsed {
 	return cpuUsed{ingest: c.ingest.CPU() - c.atIngest, worker: c.worker.CPU() - c.atWorker,
-		self: proctest.SelfCPU() - c.atSelf, pg: proctest.PostgresCPU() - c.atPG}
+		self: proctest.SelfCPU() - c.atSelf, pg: proctest.PostgresCPU(c.t) - c.atPG}
 }

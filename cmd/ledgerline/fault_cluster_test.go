@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,13 +31,15 @@ import (
 
 // TestFaultJetStreamClusterNodeLoss runs ingest and rules, as two processes
 // would (each its own platform and NATS connection), against a 3-node
-// JetStream cluster with stream.replicas 3, and shuts the stream's leader down
-// while two clients send events, then starts it again. Ingest keeps answering
-// (a request caught by the election may be answered 503 and is sent again, as
-// a source system would), events are accepted while the node is down, nothing
-// accepted is lost (every accepted id is in the stream at its seq, nothing is
-// stored twice), the rules' contributions match the stream event for event,
-// and the stream reports 3 replicas, all current again.
+// JetStream cluster with stream.replicas 3, while two sources send events; it
+// shuts down the node leading the stream, then the node the ingest process is
+// connected to, each for 2 s, and starts each again on its store. Ingest keeps
+// answering (a request caught by the election may be answered 503 and is sent
+// again with the same ids, as a source system does), events are accepted
+// while a node is down, nothing accepted is lost (every id answered accepted
+// or duplicate is in the stream at its seq; nothing is stored twice), the
+// rules' contributions match the stream event for event, and the stream and
+// the rule consumer report 3 replicas, all current again.
 func TestFaultJetStreamClusterNodeLoss(t *testing.T) {
 	began := time.Now()
 	cluster := natstest.StartCluster(t, 3)
@@ -296,12 +299,22 @@ figures:
 	if info.Config.Replicas != 3 {
 		t.Fatalf("the stream has %d replicas, want 3", info.Config.Replicas)
 	}
+	// The rules' durable consumer takes the stream's replicas.
+	cons, err := ip.Events.Stream.Consumer(ctx, "rules_cluster-test_v1_p0of1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci, err := cons.Info(ctx); err != nil || ci.Cluster == nil || len(ci.Cluster.Replicas) != 2 {
+		t.Fatalf("the rule consumer: %+v %v, want 3 replicas", ci, err)
+	}
 	var st struct{ Replicas int }
 	if code := apitest.Do(t, ingestHTTP.URL, keys[auth.RoleOperator], "GET", "/v1/stream", nil, &st); code != 200 || st.Replicas != 3 {
 		t.Fatalf("GET /v1/stream: status %d, replicas %d, want 3", code, st.Replicas)
 	}
-	t.Logf("%d events, %d requests answered 503 and sent again; slowest answer %s; %d accepted while a node was down; leader now %s; %.1fs",
-		sent, retries, slowest.Round(time.Millisecond), duringOut, info.Cluster.Leader, time.Since(began).Seconds())
+	t.Logf("%d events, %d requests answered 503 and sent again; slowest answer %s; %d accepted while a node was down; "+
+		"the rule worker started again %d times (%d for a delivery gap); leader now %s; %.1fs",
+		sent, retries, slowest.Round(time.Millisecond), duringOut, strings.Count(logs.String(), "rule consumer stopped"),
+		strings.Count(logs.String(), "did not receive"), info.Cluster.Leader, time.Since(began).Seconds())
 }
 
 var errRetry = errors.New("503: send again")

@@ -2,9 +2,9 @@ package main_test
 
 // The fault suite: `make test-faults` runs every TestFault test in its full form
 // (LEDGERLINE_FAULTS=full); `make test` runs the same tests in a short form.
-// Real service processes (the binaries, so SIGKILL is real) run on PostgreSQL and
-// a JetStream server of the test's, while clients send events the way a source
-// system must: what was not answered 200 is sent again, same ids, after
+// Real service processes (`ledgerline serve --role R`, so SIGKILL is real) run on
+// PostgreSQL and a JetStream server of the test's, while clients send events the
+// way a source system must: what was not answered 200 is sent again, same ids, after
 // Retry-After, to whichever ingest process is up. Random choices come from one
 // seed, printed first; LEDGERLINE_FAULTS_SEED=N replays a run's plan.
 
@@ -78,44 +78,9 @@ func faultRand(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed>>32))
 }
 
-var builds sync.Map // package → *build
-
-type build struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// serviceBinary builds a service's own binary once per test run (pkg is an import
-// path of the workspace, e.g. .../services/ingest/cmd/ingest).
-func serviceBinary(t *testing.T, pkg string) string {
-	t.Helper()
-	v, _ := builds.LoadOrStore(pkg, &build{})
-	b := v.(*build)
-	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "ledgerline-bin-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, filepath.Base(pkg))
-		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-const (
-	ingestPkg = "github.com/ledgerline/ledgerline/services/ingest/cmd/ingest"
-	rulesPkg  = "github.com/ledgerline/ledgerline/services/rules/cmd/rules"
-)
-
-// proc is a service process of a fault test: started, killed with SIGKILL and
-// started again on the same HTTP address, with one log over all its lives.
+// proc is a service process of a fault test, `ledgerline serve --role ROLE`:
+// started, killed with SIGKILL and started again on the same HTTP address, with
+// one log over all its lives.
 type proc struct {
 	t      *testing.T
 	name   string
@@ -129,23 +94,41 @@ type proc struct {
 	lives  int
 }
 
-// startProc starts bin and waits until it is ready; it is killed when the test
-// ends, and its log is printed if the test failed.
-func startProc(t *testing.T, name, bin string, env []string, args ...string) *proc {
+// startProcs starts `ledgerline serve --role ROLE` for each name (ROLE is the
+// name up to a dash: "ingest-2" runs --role ingest) with env(name), and waits
+// until all are ready. They are killed when the test ends, and their logs are
+// printed if it failed.
+func startProcs(t *testing.T, envOf func(name string) []string, names ...string) []*proc {
 	t.Helper()
-	p := &proc{t: t, name: name, bin: bin, args: args, env: env, addr: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("%s log, its end:\n%s", p.name, tail(b, 3000))
-		}
-	})
-	p.start()
-	return p
+	ps := make([]*proc, len(names))
+	for i, name := range names {
+		role, _, _ := strings.Cut(name, "-")
+		p := &proc{t: t, name: name, bin: ledgerline(t), args: []string{"serve", "--role", role}, env: envOf(name),
+			addr: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
+		t.Cleanup(func() {
+			p.kill()
+			if t.Failed() {
+				b, _ := os.ReadFile(p.log)
+				t.Logf("%s log, its end:\n%s", p.name, tail(b, 3000))
+			}
+		})
+		p.launch()
+		ps[i] = p
+	}
+	for _, p := range ps {
+		p.ready()
+	}
+	return ps
 }
 
+// start starts the process again and waits until it is ready.
 func (p *proc) start() {
+	p.t.Helper()
+	p.launch()
+	p.ready()
+}
+
+func (p *proc) launch() {
 	p.t.Helper()
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -167,9 +150,14 @@ func (p *proc) start() {
 		close(exited)
 	}()
 	p.cmd, p.exited = cmd, exited
+}
+
+// ready waits until /readyz answers 200.
+func (p *proc) ready() {
+	p.t.Helper()
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case <-exited:
+		case <-p.exited:
 			b, _ := os.ReadFile(p.log)
 			p.t.Fatalf("%s exited while starting:\n%s", p.name, tail(b, 3000))
 		default:
@@ -510,14 +498,14 @@ func waitRules(t *testing.T, url, key string, seq uint64, within time.Duration) 
 
 // checkReplay compares the contributions with a clean rebuild from the stream by
 // a single fresh rules process, started once every other process is gone.
-func checkReplay(t *testing.T, e env, pool *pgxpool.Pool, procEnv []string, operator string, want int64) {
+func checkReplay(t *testing.T, e env, pool *pgxpool.Pool, procEnv func(string) []string, operator string, want int64) {
 	t.Helper()
 	n1, sum1, mine := contributions(t, pool)
 	if mine != want {
 		t.Fatalf("the fault rule set has %d contribution rows, want %d (one per event, one more per CP-1 event)", mine, want)
 	}
 	start := time.Now()
-	clean := startProc(t, "rules-clean", serviceBinary(t, rulesPkg), procEnv)
+	clean := startProcs(t, procEnv, "rules-clean")[0]
 	e.cli(clean.url(), operator, "projections", "rebuild")
 	n2, sum2, _ := contributions(t, pool)
 	if n1 != n2 || sum1 != sum2 {
@@ -564,10 +552,6 @@ func TestFaultKillNineWhileEventsFlow(t *testing.T) {
 	src, author, maker, checker, operator := keys["source"], keys["author"], keys["maker"], keys["checker"], keys["operator"]
 	setup := time.Now()
 
-	// The submitter is `ledgerline serve` (every service; reports and submission
-	// only there). The rule set and the template are onboarded through it before
-	// the other processes start, which load them at start.
-	submitter := startProc(t, "submitter", ledgerline(t), procEnv("submitter"), "serve")
 	rulesFile := filepath.Join(dir, "faults.yaml")
 	tmplDir := filepath.Join(dir, "template")
 	_ = os.WriteFile(rulesFile, []byte(faultRules), 0o644)
@@ -589,20 +573,24 @@ validations:
 outputs: [csv, json]
 submission: {channel: regulator-sim}
 `), 0o644)
-	e.cli(submitter.url(), author, "rules", "onboard", rulesFile)
-	e.cli(submitter.url(), maker, "templates", "onboard", tmplDir)
-	e.cli(submitter.url(), checker, "templates", "approve", "fault-filing", "1")
-
-	ingestBin, rulesBin := serviceBinary(t, ingestPkg), serviceBinary(t, rulesPkg)
-	ingests := []*proc{startProc(t, "ingest-1", ingestBin, procEnv("ingest-1")), startProc(t, "ingest-2", ingestBin, procEnv("ingest-2"))}
-	workers := []*proc{startProc(t, "rules-1", rulesBin, procEnv("rules-1")), startProc(t, "rules-2", rulesBin, procEnv("rules-2"))}
-	all := append(append([]*proc{submitter}, ingests...), workers...)
+	// One process per role and instance, each `ledgerline serve --role R`. The rule
+	// set and the template are onboarded before the processes that load them at
+	// start (the second rule worker, reports) are started.
+	workers := startProcs(t, procEnv, "rules-1")
+	e.cli(workers[0].url(), author, "rules", "onboard", rulesFile)
+	more := startProcs(t, procEnv, "rules-2", "reports")
+	workers = append(workers, more[0])
+	reports := more[1]
+	e.cli(reports.url(), maker, "templates", "onboard", tmplDir)
+	e.cli(reports.url(), checker, "templates", "approve", "fault-filing", "1")
+	more = startProcs(t, procEnv, "submission", "ingest-1", "ingest-2")
+	submitter, ingests := more[0], more[1:]
+	all := append(append([]*proc{submitter, reports}, ingests...), workers...)
 	byName := map[string]*proc{}
 	for _, p := range all {
 		byName[p.name] = p
 	}
-
-	t.Logf("5 processes started (binaries built) and the rule set and template onboarded in %s", time.Since(setup).Round(time.Millisecond))
+	t.Logf("6 processes started, the rule set and the template onboarded in %s", time.Since(setup).Round(time.Millisecond))
 
 	events := ingesttest.LoanBalances(size.events, "fault")
 	s := newSource(src, ingests[0].url(), ingests[1].url())
@@ -628,7 +616,7 @@ submission: {channel: regulator-sim}
 		for i := range size.filings {
 			period := fmt.Sprintf("%d-%02d", 2026-i/12, 12-i%12)
 			var f struct{ ID string }
-			if err := retryPost(ctx, submitter.url()+"/v1/filings", operator, `{"template":"fault-filing","period":"`+period+`"}`, &f); err != nil {
+			if err := retryPost(ctx, reports.url()+"/v1/filings", operator, `{"template":"fault-filing","period":"`+period+`"}`, &f); err != nil {
 				filerDone <- fmt.Errorf("file %s: %w", period, err)
 				return
 			}
@@ -670,8 +658,7 @@ submission: {channel: regulator-sim}
 		case "ingest":
 			victim = ingests[rnd.IntN(2)]
 		case "rules":
-			// The worker that holds the partition's lock, when one does (it may be
-			// the submitter's rules service).
+			// The worker holding the partition's lock, when one does.
 			victim = workers[rnd.IntN(2)]
 			if holder := lockHolder(pool); byName[holder] != nil {
 				victim, what = byName[holder], " (holding the rule partition)"
@@ -745,7 +732,7 @@ submission: {channel: regulator-sim}
 	for _, p := range all {
 		p.kill()
 	}
-	checkReplay(t, e, pool, procEnv("rules-clean"), operator, faultContributions(size.events))
+	checkReplay(t, e, pool, procEnv, operator, faultContributions(size.events))
 }
 
 func answeredCount(s *source) int {
@@ -861,8 +848,9 @@ func TestFaultPostgresStopsAndRestarts(t *testing.T) {
 	procEnv := func(name string) []string {
 		return append(slices.Clone(base), "LEDGERLINE_DATABASE_URL="+withAppName(dbURL, name), "LEDGERLINE_DATA_DIR="+t.TempDir())
 	}
-	// The rules process applies the migrations; the keys and the rule set follow.
-	workers := startProc(t, "rules", serviceBinary(t, rulesPkg), procEnv("rules"))
+	// The rules process applies the migrations; the keys and the rule set follow,
+	// then ingest.
+	workers := startProcs(t, procEnv, "rules")[0]
 	pool, err := postgres.Connect(context.Background(), dbURL, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -873,7 +861,7 @@ func TestFaultPostgresStopsAndRestarts(t *testing.T) {
 	rulesFile := filepath.Join(t.TempDir(), "faults.yaml")
 	_ = os.WriteFile(rulesFile, []byte(faultRules), 0o644)
 	e.cli(workers.url(), keys["author"], "rules", "onboard", rulesFile)
-	ing := startProc(t, "ingest", serviceBinary(t, ingestPkg), procEnv("ingest"))
+	ing := startProcs(t, procEnv, "ingest")[0]
 
 	s := newSource(keys["source"], ing.url())
 	ctx, cancel := context.WithTimeout(context.Background(), size.flow+3*time.Minute)
@@ -894,7 +882,7 @@ func TestFaultPostgresStopsAndRestarts(t *testing.T) {
 	if code != http.StatusServiceUnavailable || ready.Error.Code != "not_ready" {
 		t.Fatalf("ingest /readyz with PostgreSQL down: %d %+v, want 503 not_ready", code, ready)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Until(stopped.Add(3 * time.Second)))
 	during := answeredCount(s)
 	if err := pg.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -924,7 +912,7 @@ func TestFaultPostgresStopsAndRestarts(t *testing.T) {
 	t.Logf("the rules caught up with seq %d %s after the restart", last, time.Since(stopped).Round(time.Millisecond))
 	ing.kill()
 	workers.kill()
-	checkReplay(t, e, pool, procEnv("rules-clean"), keys["operator"], faultContributions(size.events))
+	checkReplay(t, e, pool, procEnv, keys["operator"], faultContributions(size.events))
 }
 
 // getStatus GETs url with key ("" for none) and decodes the JSON answer into out.
@@ -980,8 +968,10 @@ func TestFaultBurstIsShed(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	keys := faultKeys(t, pool)
-	ing := startProc(t, "ingest", serviceBinary(t, ingestPkg), []string{"LEDGERLINE_NATS_URL=" + nats.URL(),
-		"LEDGERLINE_DATABASE_URL=" + dbURL, "LEDGERLINE_DATA_DIR=" + t.TempDir(), "LEDGERLINE_LOG_LEVEL=warn"})
+	ing := startProcs(t, func(string) []string {
+		return []string{"LEDGERLINE_NATS_URL=" + nats.URL(), "LEDGERLINE_DATABASE_URL=" + dbURL, "LEDGERLINE_DATA_DIR=" + t.TempDir(),
+			"LEDGERLINE_LOG_LEVEL=warn"}
+	}, "ingest")[0]
 	pid := ing.cmd.Process.Pid
 	s := newSource(keys["source"], ing.url())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -1073,8 +1063,10 @@ func TestFaultBurstIsShed(t *testing.T) {
 	if int(metric) != shed {
 		t.Fatalf("ledgerline_ingest_shed_requests_total is %v; the senders were answered 429 overloaded %d times", metric, shed)
 	}
-	// The budget (ingest.max_in_flight_bytes, 32 MiB by default) bounds the bodies
-	// in work; each costs a few times its size while parsed and published.
+	// The budgets (ingest.max_in_flight_bytes, 16 MiB, and as much again waiting;
+	// ingest.max_in_flight_events, 8192) bound the bodies read and the events in
+	// work, each costing a few times its size while parsed and published, with
+	// the garbage collector's headroom; the runs measured 140-200 MiB.
 	const bound = 384 << 20
 	hwm := proctest.PeakRSS(pid)
 	t.Logf("ingest RSS: %d MiB sustained, %d MiB peak during the burst (high-water mark %d MiB, bound %d MiB); %d requests shed",

@@ -93,9 +93,9 @@ type IngestConfig struct {
 	// (ingest.index_interval, default 30s); it must stay below DuplicateWindow.
 	IndexInterval time.Duration `mapstructure:"index_interval" doc:"How often the event index catches up with the stream; must be shorter than stream.duplicate_window."`
 	// MaxInFlightBytes bounds the request bodies POST /v1/events handles at once,
-	// by Content-Length (ingest.max_in_flight_bytes, default 32 MiB): admission
+	// by Content-Length (ingest.max_in_flight_bytes, default 16 MiB): admission
 	// control, so a burst is shed instead of growing memory without bound.
-	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes" doc:"Admission control: the request bodies POST /v1/events works on at once, in bytes by Content-Length (one without it counts as ingest.max_body_bytes, each at least 4 KiB). A request over the budget waits up to ingest.max_queue_wait for room, then is shed with 429 overloaded and Retry-After, before its body is read."`
+	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes" doc:"Admission control: the request bodies POST /v1/events works on at once, in bytes by Content-Length (one without it counts as ingest.max_body_bytes, each at least 4 KiB). A request over the budget waits up to ingest.max_queue_wait for room, then is shed with 429 overloaded and Retry-After, before its body is read; at most as many bytes again may wait, beyond that a request is shed at once."`
 	// MaxInFlightEvents bounds the events of those requests, once split
 	// (ingest.max_in_flight_events, default 8192: the JetStream client's async
 	// publish window, beyond which publishing stalls and fails with 503).
@@ -211,7 +211,7 @@ func Default() Config {
 			IndexInterval:  30 * time.Second,
 			// Far above what 4 senders of 500-event batches need (bench: ~1 MiB),
 			// and a bound on memory: a body costs a few times its size while handled.
-			MaxInFlightBytes:  32 << 20,
+			MaxInFlightBytes:  16 << 20,
 			MaxInFlightEvents: 8192,
 			MaxQueueWait:      time.Second,
 		},

@@ -156,8 +156,12 @@ func (s *Store) init(ctx context.Context, c config.StreamConfig) error {
 	defer cancel()
 	var st jetstream.Stream
 	for {
-		st, err = js.CreateOrUpdateStream(cctx, StreamConfig(c))
-		// A cluster may still be electing its meta leader; retry until the deadline.
+		// A cluster may still be electing its meta leader; retry until the
+		// deadline. Each attempt has a deadline of its own: a request that
+		// reached a server before the election is never answered.
+		actx, acancel := context.WithTimeout(cctx, 3*time.Second)
+		st, err = js.CreateOrUpdateStream(actx, StreamConfig(c))
+		acancel()
 		if err == nil || cctx.Err() != nil || !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && !isTransient(err) {
 			break
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ledgerline/ledgerline/platform/config"
+	"github.com/ledgerline/ledgerline/platform/pgtest"
 )
 
 // Build compiles the main package pkg (an import path of the workspace, or a
@@ -113,42 +114,83 @@ func SelfCPU() time.Duration {
 
 // CPU is the user and system time of a process, 0 when unknown.
 func CPU(pid int) time.Duration {
-	_, cpu, _ := stat(strconv.Itoa(pid))
-	return cpu
+	st, _ := stat(strconv.Itoa(pid))
+	return st.cpu
 }
 
-// PostgresCPU sums the user and system time of the processes named postgres.
-func PostgresCPU() time.Duration {
-	var total time.Duration
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		if _, err := strconv.Atoi(d.Name()); err != nil {
-			continue
+// PostgresCPU is the user and system time of the test's PostgreSQL server: its
+// postmaster, the backends it has reaped and the ones alive. With an external server
+// (LEDGERLINE_TEST_DATABASE_URL) it sums every process named postgres instead,
+// which on a shared machine counts other servers too.
+func PostgresCPU(t testing.TB) time.Duration {
+	t.Helper()
+	if l := pgtest.Local(t); l != nil {
+		if b, err := os.ReadFile(filepath.Join(l.Dir, "postmaster.pid")); err == nil {
+			if pid, _, _ := strings.Cut(string(b), "\n"); pid != "" {
+				return treeCPU(strings.TrimSpace(pid))
+			}
 		}
-		if name, cpu, ok := stat(d.Name()); ok && name == "postgres" {
-			total += cpu
+	}
+	var total time.Duration
+	for _, pid := range pids() {
+		if st, ok := stat(pid); ok && st.name == "postgres" {
+			total += st.cpu
 		}
 	}
 	return total
 }
 
-// stat reads a process's name and CPU time from /proc/<pid>/stat (clock ticks of
-// 10 ms).
-func stat(pid string) (name string, cpu time.Duration, ok bool) {
+// treeCPU is the time of a process, of its children it has waited for and of its
+// live children.
+func treeCPU(parent string) time.Duration {
+	st, ok := stat(parent)
+	if !ok {
+		return 0
+	}
+	total := st.cpu + st.children
+	for _, pid := range pids() {
+		if c, ok := stat(pid); ok && c.ppid == parent {
+			total += c.cpu
+		}
+	}
+	return total
+}
+
+func pids() []string {
+	var out []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err == nil {
+			out = append(out, d.Name())
+		}
+	}
+	return out
+}
+
+// procStat is what /proc/<pid>/stat tells of a process.
+type procStat struct {
+	name, ppid    string
+	cpu, children time.Duration // its own user+system time; that of the children it waited for
+}
+
+// stat reads /proc/<pid>/stat (times in clock ticks of 10 ms).
+func stat(pid string) (procStat, bool) {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
-		return "", 0, false
+		return procStat{}, false
 	}
 	s := string(b)
 	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < 0 {
-		return "", 0, false
+	if open < 0 || close < 0 || close+2 > len(s) {
+		return procStat{}, false
 	}
 	f := strings.Fields(s[close+2:])
-	if len(f) < 13 {
-		return "", 0, false
+	if len(f) < 15 {
+		return procStat{}, false
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return s[open+1 : close], time.Duration(ut+st) * 10 * time.Millisecond, true
+	tick := func(i int) time.Duration {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(v) * 10 * time.Millisecond
+	}
+	return procStat{name: s[open+1 : close], ppid: f[1], cpu: tick(11) + tick(12), children: tick(13) + tick(14)}, true
 }

@@ -11,7 +11,8 @@ import (
 
 // TestAdmissionBoundsBytesAndEvents: a request is let in while its body fits the
 // bytes in flight and then its events fit the events in flight; otherwise it waits
-// ingest.max_queue_wait in all and is shed.
+// ingest.max_queue_wait in all and is shed, at once when as many bytes as the
+// budget wait already.
 func TestAdmissionBoundsBytesAndEvents(t *testing.T) {
 	const wait = 50 * time.Millisecond
 	s := &Service{admit: newAdmission(64<<10, 100, 16<<20, wait, newMetrics(nil))}
@@ -43,6 +44,25 @@ func TestAdmissionBoundsBytesAndEvents(t *testing.T) {
 	}
 	if _, err := s.Admit(ctx, 1); !errors.Is(err, httpjson.ErrOverloaded) {
 		t.Fatalf("a tiny body while the whole budget is taken: %v, want ErrOverloaded", err)
+	}
+	// The queue holds at most the budget: beyond it, a request is shed at once.
+	queued := make(chan error, 1)
+	go func() {
+		ad, err := s.Admit(ctx, 60<<10)
+		if err == nil {
+			ad.Release()
+		}
+		queued <- err
+	}()
+	for s.admit.waiting.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start = time.Now()
+	if _, err := s.Admit(ctx, 8<<10); !errors.Is(err, httpjson.ErrOverloaded) || time.Since(start) > wait/2 {
+		t.Fatalf("a body beyond a full queue: %v after %s, want ErrOverloaded at once", err, time.Since(start))
+	}
+	if err := <-queued; !errors.Is(err, httpjson.ErrOverloaded) {
+		t.Fatalf("the queued request: %v, want ErrOverloaded after the wait", err)
 	}
 	// More events than the limit take all of it rather than waiting for ever.
 	if err := whole.Events(ctx, 500); err != nil {

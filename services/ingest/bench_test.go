@@ -47,7 +47,7 @@ func BenchmarkIngestVsRawJetStream(b *testing.B) {
 		if os.Getenv("BENCH_SKIP_RAW") != "" {
 			return
 		}
-		cpu := startCPU()
+		cpu := startCPU(b)
 		if err := raw.Publish(lo, hi); err != nil {
 			b.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func BenchmarkIngestVsRawJetStream(b *testing.B) {
 
 	// Ingest: batches of 500 over HTTP from 4 concurrent senders.
 	sender := &ingesttest.Sender{URL: s.http.URL, Key: s.keys[auth.RoleSource], Batch: benchBatch, Senders: benchSenders}
-	cpu := startCPU()
+	cpu := startCPU(b)
 	start := time.Now()
 	err = sender.Send(events)
 	ingestRate := float64(n) / time.Since(start).Seconds()
@@ -88,13 +88,16 @@ func init() {
 }
 
 // cpuMeter measures CPU time of this process (Ledgerline, the embedded NATS server
-// and the HTTP clients all run in it) and of every PostgreSQL process.
-type cpuMeter struct{ self, pg time.Duration }
+// and the HTTP clients all run in it) and of the test's PostgreSQL server.
+type cpuMeter struct {
+	t        testing.TB
+	self, pg time.Duration
+}
 
-func startCPU() cpuMeter { return cpuMeter{proctest.SelfCPU(), proctest.PostgresCPU()} }
+func startCPU(t testing.TB) cpuMeter { return cpuMeter{t, proctest.SelfCPU(), proctest.PostgresCPU(t)} }
 
 func (c cpuMeter) used() (self, pg time.Duration) {
-	return proctest.SelfCPU() - c.self, proctest.PostgresCPU() - c.pg
+	return proctest.SelfCPU() - c.self, proctest.PostgresCPU(c.t) - c.pg
 }
 
 func (c cpuMeter) perEvent(n int) (self, pg float64) {

@@ -72,7 +72,7 @@ type Service struct {
 	cfg     config.Config
 	log     *slog.Logger
 	metrics *metrics
-	admit   admission
+	admit   *admission
 }
 
 // New wires the service. reg may be nil (a registry on the built-in schemas and the

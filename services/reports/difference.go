@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -124,11 +125,26 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 	}
 	offset = min(max(offset, 0), len(rows))
 	rows = rows[offset:min(offset+limit, len(rows))]
+	recorded, haveRecord, err := s.store.Changes(ctx, amended.ID)
+	if err != nil {
+		return Difference{}, err
+	}
 	figures := figuresByCode(t)
 	for i := range rows {
 		if !rows[i].Changed {
 			continue
 		}
+		if doc, ok := recorded[amountKey(rows[i].Code, rows[i].Dimensions)]; ok {
+			if err := json.Unmarshal(doc, &rows[i].Events); err != nil {
+				return Difference{}, fmt.Errorf("recorded late events of %s: %w", rows[i].Code, err)
+			}
+			continue
+		}
+		if haveRecord {
+			rows[i].Events = []LateEvent{} // Restate recorded every changed amount: none for this one
+			continue
+		}
+		// A restatement made before the late events were recorded: trace them now.
 		f := figures[rows[i].Code]
 		where := f.where
 		if rows[i].Dimensions != nil {
@@ -143,6 +159,34 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 	}
 	out.Rows = rows
 	return out, nil
+}
+
+// amountKey names an amount of a filing across versions: the cell code, or
+// the table code with the row's dimension values (a row's number may change).
+func amountKey(code string, dims map[string]string) string {
+	if len(dims) == 0 {
+		return code
+	}
+	doc, _ := json.Marshal(dims) // keys sorted
+	return code + " " + string(doc)
+}
+
+// recordChanges stores the late events behind each change of a restatement
+// with the amended filing, for the difference page to read later; a failure
+// costs only speed (the page traces them again), so it is logged.
+func (s *Service) recordChanges(ctx context.Context, amended string, changes []Change) {
+	docs := make(map[string]json.RawMessage, len(changes))
+	for _, c := range changes {
+		doc, err := json.Marshal(c.Events)
+		if err != nil {
+			s.log.Warn("restatement changes not recorded", "filing_id", amended, "err", err)
+			return
+		}
+		docs[amountKey(c.Code, c.Dimensions)] = doc
+	}
+	if err := s.store.StoreChanges(ctx, amended, docs); err != nil {
+		s.log.Warn("restatement changes not recorded; the difference page traces them instead", "filing_id", amended, "err", err)
+	}
 }
 
 type cellFigure struct {

@@ -74,6 +74,38 @@ func (s *Service) FigureContributions(ctx context.Context, id, figure string, wh
 	return page, nil
 }
 
+// filedFigures is what the rules service offers beyond Rules for a filed
+// amount: the figure summed from the lineage stored with its filing.
+type filedFigures interface {
+	FiledFigure(ctx context.Context, r rules.FigureRequest) (rules.Figure, error)
+}
+
+// FiledCell is Cell with the figure read from the lineage stored with the
+// filing when the rules service can (the same contributions, summed from a few
+// rows instead of from every contribution of the figure): what the web
+// console's cell page shows over millions of contributions.
+func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (CellLineage, error) {
+	fr, ok := s.rules.(filedFigures)
+	if !ok {
+		return s.Cell(ctx, id, code, row)
+	}
+	lr, _, err := s.lineageDeps()
+	if err != nil {
+		return CellLineage{}, err
+	}
+	c, err := s.cellContext(ctx, id, code, row)
+	if err != nil {
+		return CellLineage{}, err
+	}
+	fig, err := fr.FiledFigure(ctx, c.lineageRequest())
+	if err != nil {
+		return CellLineage{}, fmt.Errorf("cell %s: %w", code, err)
+	}
+	return CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
+		AsOfSeq: c.filing.AsOfSeq, Code: code, Row: row, Sheet: c.cell.Sheet, At: c.cell.At, Value: c.cell.Value,
+		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}, nil
+}
+
 // withEvents reads the event of each contribution from the stream, side by side.
 func withEvents(ctx context.Context, ev Events, rows []rules.ContributionRow) ([]Contribution, error) {
 	out := make([]Contribution, len(rows))

@@ -541,6 +541,7 @@ func (s *Service) Restate(ctx context.Context, id string, by auth.Principal) (Re
 			}
 		}
 	}
+	s.recordChanges(ctx, amended.ID, out.Changes) // for the web console's difference page (difference.go)
 	s.log.Info("filing restated", "filing_id", id, "amended", amended.ID, "changes", len(out.Changes))
 	return out, nil
 }

@@ -241,6 +241,11 @@ func serveRoles(ctx context.Context, cmd *cobra.Command, cfg config.Config, rs r
 		reps.SetSubmitter(submissionservice.AutoSubmitter{Service: recordingSubmitter(p, reps)})
 	}
 	refuseOthers(srv, rs)
+	if rs[roleReports] { // the web console at /: it reads filings and lineage in-process (cli/console.go)
+		if err := mountConsole(ctx, p, srv, reps, rulesSvc, events); err != nil {
+			return err
+		}
+	}
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {

@@ -152,11 +152,13 @@ func NewRaw(ctx context.Context, nc *nats.Conn, payloads [][]byte) (*Raw, error)
 }
 
 // Publish publishes payloads[lo:hi] and waits until the server has acknowledged
-// them all; the time it took adds to Rate's.
+// them all; the time it took adds to Rate's. With 8,192 acknowledgements
+// outstanding a publish waits for room (on a busy machine longer than the
+// client's default 200 ms stall wait, after which it would fail).
 func (r *Raw) Publish(lo, hi int) error {
 	start := time.Now()
 	for i := lo; i < hi; i++ {
-		if _, err := r.js.PublishMsgAsync(r.msgs[i], jetstream.WithMsgID(r.ids[i])); err != nil {
+		if _, err := r.js.PublishMsgAsync(r.msgs[i], jetstream.WithMsgID(r.ids[i]), jetstream.WithStallWait(time.Minute)); err != nil {
 			return err
 		}
 	}

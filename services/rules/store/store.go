@@ -242,11 +242,17 @@ func (s *Store) Commit(ctx context.Context, b Batch, from uint64) error {
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, $6)
-			ON CONFLICT (ruleset, version, partitions, partition) DO UPDATE SET seq = excluded.seq
-			WHERE rule_positions.seq = $5`,
-			b.Ruleset, b.Version, b.Partitions, b.Partition, int64(from), int64(b.Through))
+		// A batch that continues a position needs that position still there: a
+		// rebuild run by another process drops every position, and this worker
+		// must then start again from the first event, not write its position back.
+		q := `UPDATE rule_positions SET seq = $6
+			WHERE ruleset = $1 AND version = $2 AND partitions = $3 AND partition = $4 AND seq = $5`
+		if from == 0 {
+			q = `INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, $6)
+				ON CONFLICT (ruleset, version, partitions, partition) DO UPDATE SET seq = excluded.seq
+				WHERE rule_positions.seq = $5`
+		}
+		tag, err := tx.Exec(ctx, q, b.Ruleset, b.Version, b.Partitions, b.Partition, int64(from), int64(b.Through))
 		if err != nil {
 			return err
 		}
@@ -342,6 +348,12 @@ func (s *Store) PartitionCounts(ctx context.Context) ([]int, error) {
 // Rule set versions stay.
 func (s *Store) DropProjections(ctx context.Context, by string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Locked in the order a Commit takes them (its position, then its rows):
+		// a worker of another process committing meanwhile finishes first
+		// instead of deadlocking with the truncation.
+		if _, err := tx.Exec(ctx, `LOCK TABLE rule_positions, contributions, supersessions, fx_rates, rule_failures IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `TRUNCATE contributions, supersessions, fx_rates, rule_failures, rule_positions`); err != nil {
 			return err
 		}
