@@ -46,12 +46,18 @@ skipped() { [[ "$SKIP" == *" $1 "* ]]; }
 # values NAME < lines: the values of one reported metric, one per run.
 values() { awk -v m="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == m) print $i}'; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
-# bench DIR PATTERN ARGS...: runs one benchmark in DIR, its output on stderr as it goes.
+# bench DIR PATTERN ARGS...: runs one benchmark in DIR, its output on stderr as it
+# goes; fails when a run failed (go test still says ok when a later run passed).
 bench() {
-  local dir=$1 pattern=$2
+  local dir=$1 pattern=$2 out
   shift 2
   echo "== go test -run '^\$' -bench $pattern $* . (in $dir)" >&2
-  (cd "$dir" && go test -run '^$' -bench "$pattern" "$@" . | tee /dev/stderr)
+  out=$(cd "$dir" && go test -run '^$' -bench "$pattern" "$@" . | tee >(cat >&2))
+  if grep -q -- '--- FAIL' <<<"$out"; then
+    echo "bench: a run of $pattern failed (see above); bench/results.md is left as it was" >&2
+    return 1
+  fi
+  echo "$out"
 }
 # Table cells. num V: V rounded with thousands separators; ratio A B: A/B.
 num() {

@@ -45,8 +45,9 @@ func chromium(t *testing.T) string {
 type demoServer struct {
 	e       env
 	base    string
-	auditor string
-	out     *syncBuffer
+	auditor  string
+	operator string
+	out      *syncBuffer
 }
 
 // syncBuffer is a bytes.Buffer safe for the writers of a subprocess's output.
@@ -68,7 +69,10 @@ func (b *syncBuffer) String() string {
 }
 
 var serveLine = regexp.MustCompile(`Serving at (http://\S+) until`)
-var auditorLine = regexp.MustCompile(`as the auditor:\s+export \S+ LEDGERLINE_API_KEY=(ll_[a-z2-7]+)`)
+var (
+	auditorLine  = regexp.MustCompile(`as the auditor:\s+export \S+ LEDGERLINE_API_KEY=(ll_[a-z2-7]+)`)
+	operatorLine = regexp.MustCompile(`as an operator:\s+export \S+ LEDGERLINE_API_KEY=(ll_[a-z2-7]+)`)
+)
 
 func startDemoServer(t *testing.T) *demoServer {
 	t.Helper()
@@ -111,6 +115,9 @@ func startDemoServer(t *testing.T) *demoServer {
 			if m := auditorLine.FindStringSubmatch(line); m != nil {
 				d.auditor = m[1]
 			}
+			if m := operatorLine.FindStringSubmatch(line); m != nil {
+				d.operator = m[1]
+			}
 			if m := serveLine.FindStringSubmatch(line); m != nil {
 				d.base = m[1]
 				once.Do(func() { ready <- nil })
@@ -126,8 +133,8 @@ func startDemoServer(t *testing.T) *demoServer {
 	case <-time.After(5 * time.Minute):
 		t.Fatalf("ledgerline demo did not serve within 5 minutes:\n%s", d.out.String())
 	}
-	if d.auditor == "" {
-		t.Fatalf("the demo printed no auditor key:\n%s", d.out.String())
+	if d.auditor == "" || d.operator == "" {
+		t.Fatalf("the demo printed no auditor or operator key:\n%s", d.out.String())
 	}
 	return d
 }
@@ -494,6 +501,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the auditor's forced approval answered %d, want 403", status)
 	}
 	p.has("main", "lacks the role")
+	p.logout()
+
+	// An operator re-submits a quarantined event as it was (refused again: it
+	// is invalid) and restates a filing, both forms posted with the token.
+	p.login(d.operator)
+	p.open("/quarantine")
+	p.navigate(chromedp.Click(chromedp.CSS(`main table tbody tr:first-child a`)))
+	if eval[bool](p, `document.getElementById('resubmit').disabled`) {
+		t.Fatal("the operator's re-submit button is disabled")
+	}
+	if status := p.navigate(chromedp.Click(chromedp.CSS("#resubmit"))); status != 200 {
+		t.Fatalf("re-submit: %d", status)
+	}
+	p.has("main", "Re-submitted")
+	p.has("main", "rejected")
+	p.shot("operator-resubmitted")
+	p.open("/filings/corep-own-funds-2026-Q3-v1")
+	if status := p.navigate(chromedp.Click(chromedp.CSS(`form[action$="/restatements"] button`))); status != 200 ||
+		!strings.HasSuffix(p.location(), "/filings/corep-own-funds-2026-Q3-v1-r2/difference") {
+		t.Fatalf("restate: %d, at %s", status, p.location())
+	}
+	if p.count(`table.diff tr.changed`) != changed {
+		t.Errorf("the second restatement shows %d changed cells, the first %d", p.count(`table.diff tr.changed`), changed)
+	}
 	p.logout()
 
 	// The maker: the approve button is disabled, and the server refuses it too.

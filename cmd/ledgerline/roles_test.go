@@ -84,6 +84,10 @@ func TestServeRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
+	if _, stderr, err := e.run("serve", "--role", "ingest,ledger"); err == nil ||
+		!strings.Contains(stderr, `unknown role "ledger" (want all, or a comma list of ingest, rules, reports, submission)`) {
+		t.Fatalf("serve --role ingest,ledger: %v %s, want the unknown role refused", err, stderr)
+	}
 	source, author, maker, checker, operator, auditor := e.key("source"), e.key("rule-author"), e.key("compliance"),
 		e.key("compliance"), e.key("operator"), e.key("auditor")
 	procEnv := func(name string) []string { // sessions named after the process: see lockHolder

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -51,37 +53,132 @@ type Difference struct {
 // Difference compares the amended filing id with its original: every amount of
 // both (or only the changed ones), a page of limit from offset, each changed
 // amount of the page with the late events that changed it.
+//
+// Both filings are records that never change, and so are the late events
+// recorded with a restatement: the comparison is kept for the next pages (a
+// large filing's two reports are megabytes of JSON to read and compare).
 func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, offset, limit int) (Difference, error) {
 	lr, ev, err := s.lineageDeps()
 	if err != nil {
 		return Difference{}, err
 	}
-	amended, err := s.store.Filing(ctx, id)
+	cmp, err := s.comparison(ctx, id)
 	if err != nil {
 		return Difference{}, err
 	}
+	out := cmp.head
+	out.Offset, out.Rows = offset, []DiffRow{}
+	var rows []DiffRow
+	for _, r := range cmp.rows {
+		if r.Changed || !changedOnly {
+			rows = append(rows, r)
+		}
+	}
+	out.Total = len(rows)
+	if limit <= 0 {
+		limit = 100
+	}
+	offset = min(max(offset, 0), len(rows))
+	rows = slices.Clone(rows[offset:min(offset+limit, len(rows))])
+	if !cmp.recorded {
+		// A restatement made before the late events were recorded: trace them now.
+		for i := range rows {
+			if !rows[i].Changed {
+				continue
+			}
+			f := cmp.figures[rows[i].Code]
+			where := f.where
+			if rows[i].Dimensions != nil {
+				where = rows[i].Dimensions
+			}
+			events, err := s.lateEvents(ctx, lr, ev, rules.FigureRequest{Name: f.figure, Period: cmp.period.Text, Location: cmp.loc,
+				AsOfSeq: out.NewAsOfSeq, Currency: out.Currency, Where: where, Versions: cmp.versions, Filing: out.Amended}, out.OldAsOfSeq)
+			if err != nil {
+				return Difference{}, fmt.Errorf("late events of %s: %w", rows[i].Code, err)
+			}
+			rows[i].Events = events
+		}
+	}
+	out.Rows = rows
+	return out, nil
+}
+
+// comparison is an amended filing compared with its original, amount by
+// amount, with the recorded late events of each change.
+type comparison struct {
+	head     Difference // without rows
+	rows     []DiffRow
+	recorded bool // the events are in rows; else they are traced page by page
+	figures  map[string]cellFigure
+	period   period.Period
+	loc      *time.Location
+	versions map[string]int
+}
+
+// comparisons keeps the last few comparisons, by service and amended filing.
+var comparisons = struct {
+	sync.Mutex
+	byKey map[comparisonKey]*comparison
+	order []comparisonKey
+}{byKey: map[comparisonKey]*comparison{}}
+
+type comparisonKey struct {
+	s  *Service
+	id string
+}
+
+func (s *Service) comparison(ctx context.Context, id string) (*comparison, error) {
+	key := comparisonKey{s, id}
+	comparisons.Lock()
+	c, ok := comparisons.byKey[key]
+	comparisons.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := s.compare(ctx, id)
+	if err != nil || (!c.recorded && c.head.Changed > 0) {
+		return c, err // without a record (yet), it is compared again next time
+	}
+	comparisons.Lock()
+	defer comparisons.Unlock()
+	if _, ok := comparisons.byKey[key]; !ok {
+		comparisons.order = append(comparisons.order, key)
+	}
+	comparisons.byKey[key] = c
+	for len(comparisons.order) > 8 {
+		delete(comparisons.byKey, comparisons.order[0])
+		comparisons.order = comparisons.order[1:]
+	}
+	return c, nil
+}
+
+func (s *Service) compare(ctx context.Context, id string) (*comparison, error) {
+	amended, err := s.store.Filing(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if amended.Amends == "" {
-		return Difference{}, fmt.Errorf("filing %s is an original, not a restatement: it has no difference to show: %w", id, httpjson.ErrNotFound)
+		return nil, fmt.Errorf("filing %s is an original, not a restatement: it has no difference to show: %w", id, httpjson.ErrNotFound)
 	}
 	orig, err := s.store.Filing(ctx, amended.Amends)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
 	st, err := s.store.Template(ctx, amended.Template, amended.TemplateVersion)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
 	t, err := s.parse(st)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
 	loc, err := time.LoadLocation(t.Timezone)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
 	p, err := period.Parse(amended.Period, loc)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
 	dec := int32(amended.Report.Decimals)
 	old := map[string]amount{}
@@ -108,57 +205,27 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 				Old: a.value.StringFixed(dec), Delta: a.value.Neg().StringFixed(dec), Changed: true})
 		}
 	}
-	out := Difference{Original: orig.ID, Amended: amended.ID, OldAsOfSeq: orig.AsOfSeq, NewAsOfSeq: amended.AsOfSeq,
-		Currency: amended.Currency, Offset: offset, Rows: []DiffRow{}}
-	var rows []DiffRow
-	for _, r := range all {
-		if r.Changed {
-			out.Changed++
-		}
-		if r.Changed || !changedOnly {
-			rows = append(rows, r)
-		}
-	}
-	out.Total = len(rows)
-	if limit <= 0 {
-		limit = 100
-	}
-	offset = min(max(offset, 0), len(rows))
-	rows = rows[offset:min(offset+limit, len(rows))]
 	recorded, haveRecord, err := s.store.Changes(ctx, amended.ID)
 	if err != nil {
-		return Difference{}, err
+		return nil, err
 	}
-	figures := figuresByCode(t)
-	for i := range rows {
-		if !rows[i].Changed {
+	c := &comparison{head: Difference{Original: orig.ID, Amended: amended.ID, OldAsOfSeq: orig.AsOfSeq, NewAsOfSeq: amended.AsOfSeq,
+		Currency: amended.Currency}, rows: all, recorded: haveRecord, figures: figuresByCode(t), period: p, loc: loc, versions: amended.RuleVersions}
+	for i := range c.rows {
+		if c.rows[i].Changed {
+			c.head.Changed++
+		}
+		if !haveRecord || !c.rows[i].Changed {
 			continue
 		}
-		if doc, ok := recorded[amountKey(rows[i].Code, rows[i].Dimensions)]; ok {
-			if err := json.Unmarshal(doc, &rows[i].Events); err != nil {
-				return Difference{}, fmt.Errorf("recorded late events of %s: %w", rows[i].Code, err)
+		c.rows[i].Events = []LateEvent{} // Restate recorded every changed amount
+		if doc, ok := recorded[amountKey(c.rows[i].Code, c.rows[i].Dimensions)]; ok {
+			if err := json.Unmarshal(doc, &c.rows[i].Events); err != nil {
+				return nil, fmt.Errorf("recorded late events of %s: %w", c.rows[i].Code, err)
 			}
-			continue
 		}
-		if haveRecord {
-			rows[i].Events = []LateEvent{} // Restate recorded every changed amount: none for this one
-			continue
-		}
-		// A restatement made before the late events were recorded: trace them now.
-		f := figures[rows[i].Code]
-		where := f.where
-		if rows[i].Dimensions != nil {
-			where = rows[i].Dimensions
-		}
-		events, err := s.lateEvents(ctx, lr, ev, rules.FigureRequest{Name: f.figure, Period: p.Text, Location: loc, AsOfSeq: amended.AsOfSeq,
-			Currency: amended.Currency, Where: where, Versions: amended.RuleVersions, Filing: amended.ID}, orig.AsOfSeq)
-		if err != nil {
-			return Difference{}, fmt.Errorf("late events of %s: %w", rows[i].Code, err)
-		}
-		rows[i].Events = events
 	}
-	out.Rows = rows
-	return out, nil
+	return c, nil
 }
 
 // amountKey names an amount of a filing across versions: the cell code, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -108,6 +109,33 @@ func TestDifferenceOfAStoredRestatement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The sheets read from the stored amounts are the report's.
+		fr, err := s.Reports.FiledSheets(ctx, id)
+		if err != nil || len(fr.Sheets) != len(full.Report.Sheets) || fr.Name != full.Report.Name || fr.RuleVersions["test-credit"] != 1 {
+			t.Fatalf("filed sheets of %s: %+v (%v)", id, fr, err)
+		}
+		for i, sh := range full.Report.Sheets {
+			var want, got []string
+			for _, c := range sh.Cells {
+				want = append(want, c.Code+"@"+c.At+"="+c.Value.StringFixed(int32(full.Report.Decimals))+" "+c.Label)
+			}
+			for _, tb := range sh.Tables {
+				for _, r := range tb.Rows {
+					want = append(want, tb.Code+strings.Join(r.Dims, "/")+"="+r.Value.StringFixed(int32(full.Report.Decimals)))
+				}
+			}
+			for _, c := range fr.Sheets[i].Cells {
+				got = append(got, c.Code+"@"+c.At+"="+c.Value+" "+c.Label)
+			}
+			for _, tb := range fr.Sheets[i].Tables {
+				for _, r := range tb.Rows {
+					got = append(got, tb.Code+strings.Join(r.Dims, "/")+"="+r.Value)
+				}
+			}
+			if strings.Join(got, "; ") != strings.Join(want, "; ") || len(want) == 0 {
+				t.Errorf("sheet %s of %s from the stored amounts:\n  %v\nin the report:\n  %v", sh.Name, id, got, want)
+			}
+		}
 		for _, sh := range full.Report.Sheets {
 			var amounts [][2]any
 			for _, c := range sh.Cells {
@@ -134,6 +162,34 @@ func TestDifferenceOfAStoredRestatement(t *testing.T) {
 					t.Errorf("%s %s row %d from the stored lineage:\n%s\nover every contribution:\n%s", id, code, row, fj, sj)
 				}
 			}
+		}
+	}
+
+	// The impact of each event, with its cells selected by PostgreSQL, is the
+	// impact over every filed cell.
+	cells := func(cs []reports.ImpactedCell) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s/%s/%d=%s", c.Filing, c.Code, c.Row, c.Value))
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	for _, id := range []string{"e1", "e1-c1", "e2", "u1", "v-e3", "late-u2", "fx-usd"} {
+		slow, err := s.Reports.Impact(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := s.Reports.EventImpact(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cells(fast.Cells) != cells(slow.Cells) || cells(fast.WouldChange) != cells(slow.WouldChange) || len(fast.Contributions) != len(slow.Contributions) {
+			t.Errorf("impact of %s:\n  %s | %s\nover every filed cell:\n  %s | %s", id, cells(fast.Cells), cells(fast.WouldChange),
+				cells(slow.Cells), cells(slow.WouldChange))
+		}
+		if id == "late-u2" && (len(fast.WouldChange) == 0 || len(fast.Cells) == 0) {
+			t.Errorf("the late event is behind no amended amount, or would change no original one: %+v", fast)
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/ledgerline/ledgerline/services/reports/store"
 	"github.com/ledgerline/ledgerline/services/reports/template"
 	"github.com/ledgerline/ledgerline/services/rules"
+	"github.com/ledgerline/ledgerline/services/rules/period"
+	rulesstore "github.com/ledgerline/ledgerline/services/rules/store"
 )
 
 // FigureContributions pages the contributions of any stock, flow or
@@ -106,6 +108,156 @@ func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (Cell
 		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}, nil
 }
 
+// EventImpact is Impact with the filed amounts of each contribution selected
+// by PostgreSQL from the contribution's dimension values, instead of reading
+// every filed amount of its figures: the same figures, cells and cells a
+// restatement would change, fast when a figure is filed in thousands of cells.
+func (s *Service) EventImpact(ctx context.Context, eventID string) (Impact, error) {
+	lr, ev, err := s.lineageDeps()
+	if err != nil {
+		return Impact{}, err
+	}
+	e, err := ev.EventByID(ctx, eventID)
+	if err != nil {
+		return Impact{}, err
+	}
+	cs, err := lr.EventContributions(ctx, e.Seq)
+	if err != nil {
+		return Impact{}, err
+	}
+	out := Impact{Event: eventID, Seq: e.Seq, Contributions: cs, Cells: []ImpactedCell{}, WouldChange: []ImpactedCell{}}
+	if out.Contributions == nil {
+		out.Contributions = []rulesstore.EventContribution{}
+	}
+	seen := map[string]bool{}
+	periods := map[string]period.Period{}
+	for _, c := range cs {
+		cells, err := s.store.CellsWithin(ctx, c.Figure, c.Dims)
+		if err != nil {
+			return Impact{}, err
+		}
+		for _, fc := range cells {
+			key := fmt.Sprintf("%s\x00%s\x00%d", fc.FilingID, fc.Cell.Code, fc.Cell.Row)
+			if seen[key] {
+				continue
+			}
+			pkey := fc.Template + "\x00" + fc.Period
+			p, ok := periods[pkey]
+			if !ok {
+				if p, err = s.filingPeriod(ctx, fc); err != nil {
+					return Impact{}, err
+				}
+				periods[pkey] = p
+			}
+			if !counts(c, s.kind(c.Figure), p) {
+				continue
+			}
+			seen[key] = true
+			ic := ImpactedCell{Filing: fc.FilingID, Period: fc.Period, AsOfSeq: fc.AsOfSeq, Code: fc.Cell.Code, Row: fc.Cell.Row,
+				At: fc.Cell.At, Figure: fc.Cell.Figure, Filter: nonNilMap(fc.Cell.Filter), Value: fc.Cell.Value}
+			if fc.AsOfSeq >= e.Seq {
+				out.Cells = append(out.Cells, ic)
+			} else {
+				out.WouldChange = append(out.WouldChange, ic)
+			}
+		}
+	}
+	return out, nil
+}
+
+// FiledReport is a filing's report as its stored amounts hold it: each sheet
+// with its cells and table rows in the template's order, amounts as reported
+// (text, rounded). It is read from the filing's amounts, not from its report,
+// which for a large filing is megabytes of JSON.
+type FiledReport struct {
+	Name         string
+	Regulator    string
+	Decimals     int
+	RuleVersions map[string]int
+	Sheets       []FiledSheet
+}
+
+// FiledSheet is one sheet of a FiledReport.
+type FiledSheet struct {
+	Name   string
+	Cells  []FiledAmount
+	Tables []FiledTable
+}
+
+// FiledAmount is a cell and its reported amount.
+type FiledAmount struct {
+	Code, At, Label, Value string
+}
+
+// FiledTable is a table and its rows, in the filed order.
+type FiledTable struct {
+	Code, At, Label string
+	GroupBy         []string
+	Rows            []FiledRow
+}
+
+// FiledRow is a table row: its dimension values (in GroupBy order) and amount.
+type FiledRow struct {
+	Dims  []string
+	Value string
+}
+
+// FiledSheets reads a filing's sheets from its stored amounts.
+func (s *Service) FiledSheets(ctx context.Context, id string) (FiledReport, error) {
+	f, err := s.store.FilingHead(ctx, id)
+	if err != nil {
+		return FiledReport{}, err
+	}
+	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
+	if err != nil {
+		return FiledReport{}, err
+	}
+	t, err := s.parse(st)
+	if err != nil {
+		return FiledReport{}, err
+	}
+	cells, err := s.store.FilingCells(ctx, id)
+	if err != nil {
+		return FiledReport{}, err
+	}
+	type key struct {
+		code string
+		row  int
+	}
+	byKey := make(map[key]store.CellRow, len(cells))
+	rowsOf := map[string]int{}
+	for _, c := range cells {
+		byKey[key{c.Code, c.Row}] = c
+		rowsOf[c.Code] = max(rowsOf[c.Code], c.Row)
+	}
+	out := FiledReport{Name: t.Name, Regulator: t.Regulator, Decimals: t.Decimals, RuleVersions: f.RuleVersions}
+	for _, sh := range t.Sheets {
+		fs := FiledSheet{Name: sh.Name}
+		for _, c := range sh.Cells {
+			if v, ok := byKey[key{c.Code, 0}]; ok {
+				fs.Cells = append(fs.Cells, FiledAmount{Code: c.Code, At: v.At, Label: c.Label, Value: v.Value})
+			}
+		}
+		for _, tb := range sh.Tables {
+			ft := FiledTable{Code: tb.Code, At: tb.At, Label: tb.Label, GroupBy: tb.GroupBy}
+			for n := 1; n <= rowsOf[tb.Code]; n++ {
+				v, ok := byKey[key{tb.Code, n}]
+				if !ok {
+					continue
+				}
+				dims := make([]string, len(tb.GroupBy))
+				for i, g := range tb.GroupBy {
+					dims[i] = v.Filter[g]
+				}
+				ft.Rows = append(ft.Rows, FiledRow{Dims: dims, Value: v.Value})
+			}
+			fs.Tables = append(fs.Tables, ft)
+		}
+		out.Sheets = append(out.Sheets, fs)
+	}
+	return out, nil
+}
+
 // withEvents reads the event of each contribution from the stream, side by side.
 func withEvents(ctx context.Context, ev Events, rows []rules.ContributionRow) ([]Contribution, error) {
 	out := make([]Contribution, len(rows))
@@ -129,18 +281,19 @@ func withEvents(ctx context.Context, ev Events, rows []rules.ContributionRow) ([
 	return out, errors.Join(errs...)
 }
 
-// TemplateCheck is a template version's validation report: the checks of
-// onboarding (every figure defined, every expression compiles, the layout
-// workbook has every sheet, a dry run renders every output) run again now
-// against the rule sets onboarded today, and what the version holds.
+// TemplateCheck is a template version's validation report: the checks its
+// onboarding passed, as the audit log recorded them (every figure defined,
+// every expression compiled, the layout's sheets present, a dry run rendered:
+// a version that fails any is never stored), the figures it needs as the rule
+// sets onboarded now define them, and what the version holds.
 type TemplateCheck struct {
 	Template    store.Template // without source and layout
 	Parsed      *template.Template
-	Problems    []template.Problem // empty when every check passes
+	History     []store.AuditEntry // onboarded, validated, approved, activated
+	Problems    []template.Problem // figures no rule set defines now; empty when all are
 	Figures     []CheckedFigure
 	Sheets      []CheckedSheet
 	Validations []template.Validation
-	DryRun      bool // a dry run rendered every output
 	CheckedAt   time.Time
 }
 
@@ -159,8 +312,9 @@ type CheckedSheet struct {
 	InLayout bool // the layout workbook has it (true without a layout: the workbook is generated)
 }
 
-// CheckTemplate runs the onboarding checks of a stored template version again
-// and reports each; it changes nothing.
+// CheckTemplate reports a stored template version's validation: what its
+// onboarding checked, and whether every figure it needs is still defined. It
+// changes nothing.
 func (s *Service) CheckTemplate(ctx context.Context, id string, version int) (TemplateCheck, error) {
 	st, err := s.store.Template(ctx, id, version)
 	if err != nil {
@@ -172,11 +326,16 @@ func (s *Service) CheckTemplate(ctx context.Context, id string, version int) (Te
 	if err != nil {
 		return TemplateCheck{}, err
 	}
-	out.Parsed = parsed
-	out.Validations = parsed.Validations
+	if out.History, err = s.store.TemplateHistory(ctx, id, version); err != nil {
+		return TemplateCheck{}, err
+	}
+	out.Parsed, out.Validations = parsed, parsed.Validations
 	for _, name := range parsed.Figures() {
-		kind, dims, _ := s.rules.FigureInfo(name)
+		kind, dims, ok := s.rules.FigureInfo(name)
 		out.Figures = append(out.Figures, CheckedFigure{Name: name, Kind: kind, Dimensions: dims})
+		if !ok {
+			out.Problems = append(out.Problems, template.Problem{Field: "figure", Message: fmt.Sprintf("no rule set onboarded now defines figure %q", name)})
+		}
 	}
 	var info *layout.Info
 	if st.Layout != nil {
@@ -187,23 +346,6 @@ func (s *Service) CheckTemplate(ctx context.Context, id string, version int) (Te
 	for _, sh := range parsed.Sheets {
 		out.Sheets = append(out.Sheets, CheckedSheet{Name: sh.Name, Cells: len(sh.Cells), Tables: len(sh.Tables),
 			InLayout: st.Layout == nil || (info != nil && info.HasSheet(sh.Name))})
-	}
-	checked, err := template.Parse([]byte(st.Source), catalog{s.rules})
-	var inv *template.Invalid
-	switch {
-	case errors.As(err, &inv):
-		out.Problems = append(out.Problems, inv.Problems...)
-	case err != nil:
-		out.Problems = append(out.Problems, template.Problem{Message: err.Error()})
-	default:
-		var invl *Invalid
-		if err := checkLayout(checked, st.Layout); errors.As(err, &invl) {
-			out.Problems = append(out.Problems, invl.Problems...)
-		} else if err := dryRun(checked, st.Layout); errors.As(err, &invl) {
-			out.Problems = append(out.Problems, invl.Problems...)
-		} else {
-			out.DryRun = true
-		}
 	}
 	return out, nil
 }

@@ -45,11 +45,12 @@ func BenchmarkRulesVsRaw(b *testing.B) {
 	})
 	ctx := context.Background()
 	n := b.N
-	// Store the events (not measured).
+	// Store the events (not measured), waiting for room in the async publish window
+	// however long a busy machine makes it.
 	for i := 0; i < n; i++ {
 		raw := benchEvent(i)
 		if _, err := s.events.JS.PublishMsgAsync(&nats.Msg{Subject: envelope.StreamSubject("loan.balance", fmt.Sprintf("LN-%d", i%50000)), Data: raw},
-			jetstream.WithMsgID(fmt.Sprintf("ev-%08d", i))); err != nil {
+			jetstream.WithMsgID(fmt.Sprintf("ev-%08d", i)), jetstream.WithStallWait(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -123,6 +123,7 @@ func throughputPlot(s samples, title string) (*plot.Plot, error) {
 	p.Title.Text = title
 	p.X.Label.Text = "time since the first POST (s)"
 	p.Y.Label.Text = "events per second (1 s moving average)"
+	p.X.Tick.Marker = plainTicks{}
 	p.Y.Tick.Marker = kiloTicks{}
 	p.X.Min, p.Y.Min = 0, 0
 	p.Legend.Top = true
@@ -155,6 +156,20 @@ func throughputPlot(s samples, title string) (*plot.Plot, error) {
 		}
 	}
 	return p, nil
+}
+
+// plainTicks labels the default ticks with as few digits as they need ("25", not
+// "25.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
 
 // kiloTicks labels the default ticks in thousands ("40k").

@@ -45,7 +45,7 @@ var web embed.FS
 type Reports interface {
 	FilingSummaries(ctx context.Context, f reportsstore.SummaryFilter) ([]reportsstore.FilingSummary, string, error)
 	FilingFacets(ctx context.Context) (templates, periods []string, err error)
-	Filing(ctx context.Context, id string) (reportsstore.Filing, error)
+	FiledSheets(ctx context.Context, id string) (reports.FiledReport, error)
 	FileContent(ctx context.Context, id, format string) (reportsstore.File, error)
 	FiledCell(ctx context.Context, id, code string, row int) (reports.CellLineage, error)
 	CellContributions(ctx context.Context, id, code string, row int, cursor string, limit int) (reports.ContributionPage, error)
@@ -53,7 +53,7 @@ type Reports interface {
 	Difference(ctx context.Context, id string, changedOnly bool, offset, limit int) (reports.Difference, error)
 	Replay(ctx context.Context, id string) (reports.Replay, error)
 	Restate(ctx context.Context, id string, by auth.Principal) (reports.Restatement, error)
-	Impact(ctx context.Context, eventID string) (reports.Impact, error)
+	EventImpact(ctx context.Context, eventID string) (reports.Impact, error)
 	Templates(ctx context.Context) ([]reportsstore.Template, error)
 	Template(ctx context.Context, id string, version int) (reportsstore.Template, error)
 	CheckTemplate(ctx context.Context, id string, version int) (reports.TemplateCheck, error)

@@ -122,20 +122,21 @@ type filedReport struct {
 	Sheets       []*sheetIndex
 }
 
-func (c *Console) filedReport(ctx context.Context, id string) (filedReport, error) {
+func (c *Console) filedReport(ctx context.Context, head filingRow) (filedReport, error) {
+	id := head.ID
 	if rep, ok := c.cache.reports.get(id); ok {
 		return rep, nil
 	}
-	f, err := c.cfg.Reports.Filing(ctx, id)
+	fr, err := c.cfg.Reports.FiledSheets(ctx, id)
 	if err != nil {
 		return filedReport{}, err
 	}
-	text, err := c.layoutText(ctx, f.Template, f.TemplateVersion)
+	text, err := c.layoutText(ctx, head.Template, head.TemplateVersion)
 	if err != nil {
 		return filedReport{}, err
 	}
-	rep := filedReport{Name: f.Report.Name, Regulator: f.Report.Regulator, RuleVersions: f.RuleVersions}
-	for _, sh := range f.Report.Sheets {
+	rep := filedReport{Name: fr.Name, Regulator: fr.Regulator, RuleVersions: fr.RuleVersions}
+	for _, sh := range fr.Sheets {
 		var lt map[string]string
 		if text != nil {
 			lt = text[sh.Name]
@@ -143,7 +144,7 @@ func (c *Console) filedReport(ctx context.Context, id string) (filedReport, erro
 				lt = map[string]string{}
 			}
 		}
-		rep.Sheets = append(rep.Sheets, indexSheet(sh, f.Report.Decimals, lt))
+		rep.Sheets = append(rep.Sheets, indexSheet(sh, lt))
 	}
 	c.cache.reports.put(id, rep)
 	return rep, nil
@@ -202,7 +203,7 @@ func (c *Console) filing(w http.ResponseWriter, r *http.Request, s session) erro
 	if err != nil {
 		return err
 	}
-	rep, err := c.filedReport(r.Context(), id)
+	rep, err := c.filedReport(r.Context(), f)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ledgerline/ledgerline/services/reports/filing"
+	"github.com/ledgerline/ledgerline/services/reports"
 )
 
 // A sheet of a filing as the regulator sees it in the workbook: a grid of
@@ -57,7 +57,7 @@ type sheetIndex struct {
 
 // indexSheet builds the index of one sheet of a report, over the layout text
 // of that sheet (nil for a generated workbook).
-func indexSheet(sh filing.Sheet, decimals int, layoutText map[string]string) *sheetIndex {
+func indexSheet(sh reports.FiledSheet, layoutText map[string]string) *sheetIndex {
 	ix := &sheetIndex{name: sh.Name, cells: map[[2]int]gridCell{}, rowsByNum: map[int][]int{}}
 	put := func(col, row int, c gridCell, over bool) {
 		if col < 1 || row < 1 {
@@ -81,7 +81,7 @@ func indexSheet(sh filing.Sheet, decimals int, layoutText map[string]string) *sh
 		if !ok {
 			continue
 		}
-		put(col, row, gridCell{Code: c.Code, Amount: c.Value.StringFixed(int32(decimals))}, true)
+		put(col, row, gridCell{Code: c.Code, Amount: c.Value}, true)
 		ix.amounts++
 		if generated && c.Label != "" {
 			put(col-1, row, gridCell{Text: c.Label}, false)
@@ -102,7 +102,7 @@ func indexSheet(sh filing.Sheet, decimals int, layoutText map[string]string) *sh
 			for j, d := range r.Dims {
 				put(col+j, row+i, gridCell{Text: d}, true)
 			}
-			put(col+len(t.GroupBy), row+i, gridCell{Code: t.Code, Row: i + 1, Amount: r.Value.StringFixed(int32(decimals))}, true)
+			put(col+len(t.GroupBy), row+i, gridCell{Code: t.Code, Row: i + 1, Amount: r.Value}, true)
 			ix.amounts++
 		}
 	}

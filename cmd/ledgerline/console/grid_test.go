@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/shopspring/decimal"
-
-	"github.com/ledgerline/ledgerline/services/reports/filing"
+	"github.com/ledgerline/ledgerline/services/reports"
 )
 
 func TestSplitRefAndColName(t *testing.T) {
@@ -45,14 +43,12 @@ func TestFormatAmount(t *testing.T) {
 	}
 }
 
-func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
-
 // A generated workbook: each cell's label left of it, a header row above each
 // table, the table's dimension values then its value.
 func TestIndexSheetGenerated(t *testing.T) {
-	sh := filing.Sheet{Name: "S", Cells: []filing.Cell{{Code: "c1", At: "C2", Label: "Total", Value: d("10")}},
-		Tables: []filing.Table{{Code: "t", At: "B5", GroupBy: []string{"cp"}, Rows: []filing.Row{{Dims: []string{"CP-1"}, Value: d("7")}, {Dims: []string{"CP-2"}, Value: d("3")}}}}}
-	ix := indexSheet(sh, 2, nil)
+	sh := reports.FiledSheet{Name: "S", Cells: []reports.FiledAmount{{Code: "c1", At: "C2", Label: "Total", Value: "10.00"}},
+		Tables: []reports.FiledTable{{Code: "t", At: "B5", GroupBy: []string{"cp"}, Rows: []reports.FiledRow{{Dims: []string{"CP-1"}, Value: "7.00"}, {Dims: []string{"CP-2"}, Value: "3.00"}}}}}
+	ix := indexSheet(sh, nil)
 	g := ix.page(0, 10)
 	if g.Amounts != 3 || g.First != 2 || g.Last != 6 || g.Prev != 0 || g.Next != 0 {
 		t.Fatalf("grid %+v", g)
@@ -90,8 +86,8 @@ func TestIndexSheetGenerated(t *testing.T) {
 // With the regulator's layout, its own text is kept around the amounts and
 // an amount replaces whatever the layout had at its cell; no label is added.
 func TestIndexSheetLayout(t *testing.T) {
-	sh := filing.Sheet{Name: "C 01.00", Cells: []filing.Cell{{Code: "r0010", At: "D8", Label: "Own funds", Value: d("1234567.891")}}}
-	ix := indexSheet(sh, 2, map[string]string{"B8": "0010", "C8": "Own funds (layout)", "D8": "placeholder", "B2": "C 01.00 title"})
+	sh := reports.FiledSheet{Name: "C 01.00", Cells: []reports.FiledAmount{{Code: "r0010", At: "D8", Label: "Own funds", Value: "1234567.89"}}}
+	ix := indexSheet(sh, map[string]string{"B8": "0010", "C8": "Own funds (layout)", "D8": "placeholder", "B2": "C 01.00 title"})
 	g := ix.page(0, 10)
 	if len(g.Rows) != 2 || g.Rows[0].N != 2 || g.Rows[1].N != 8 {
 		t.Fatalf("rows %+v", g.Rows)
@@ -104,11 +100,11 @@ func TestIndexSheetLayout(t *testing.T) {
 
 // A long sheet is paged by used rows, with links both ways.
 func TestSheetPaging(t *testing.T) {
-	var sh filing.Sheet
+	var sh reports.FiledSheet
 	for i := 0; i < 250; i++ {
-		sh.Cells = append(sh.Cells, filing.Cell{Code: fmt.Sprintf("c%03d", i), At: fmt.Sprintf("B%d", i+2), Value: d("1")})
+		sh.Cells = append(sh.Cells, reports.FiledAmount{Code: fmt.Sprintf("c%03d", i), At: fmt.Sprintf("B%d", i+2), Value: "1"})
 	}
-	ix := indexSheet(sh, 0, map[string]string{})
+	ix := indexSheet(sh, map[string]string{})
 	p1 := ix.page(0, 100)
 	if len(p1.Rows) != 100 || p1.From != 2 || p1.To != 101 || p1.Prev != 0 || p1.Next != 102 {
 		t.Fatalf("page 1: %d rows, %d..%d, prev %d next %d", len(p1.Rows), p1.From, p1.To, p1.Prev, p1.Next)
@@ -124,8 +120,8 @@ func TestSheetPaging(t *testing.T) {
 
 // A layout wider than a page keeps the amounts of the page in view.
 func TestGridColumnsBounded(t *testing.T) {
-	sh := filing.Sheet{Name: "W", Cells: []filing.Cell{{Code: "far", At: "BZ3", Value: d("1")}}}
-	ix := indexSheet(sh, 0, map[string]string{"A1": "title", "A3": "label"})
+	sh := reports.FiledSheet{Name: "W", Cells: []reports.FiledAmount{{Code: "far", At: "BZ3", Value: "1"}}}
+	ix := indexSheet(sh, map[string]string{"A1": "title", "A3": "label"})
 	g := ix.page(0, 10)
 	if len(g.Columns) != maxGridColumns {
 		t.Fatalf("%d columns, want %d", len(g.Columns), maxGridColumns)

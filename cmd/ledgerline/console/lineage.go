@@ -213,7 +213,7 @@ func (c *Console) event(w http.ResponseWriter, r *http.Request, s session) error
 	} else {
 		v.NoEnvelope = true
 	}
-	im, err := c.cfg.Reports.Impact(r.Context(), id)
+	im, err := c.cfg.Reports.EventImpact(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (f *fakeReports) Template(_ context.Context, id string, v int) (reportsstor
 }
 
 func (f *fakeReports) CheckTemplate(_ context.Context, id string, v int) (reports.TemplateCheck, error) {
-	return reports.TemplateCheck{Template: f.tmpl, CheckedAt: time.Now(), DryRun: true}, nil
+	return reports.TemplateCheck{Template: f.tmpl, CheckedAt: time.Now()}, nil
 }
 
 // Approve refuses the maker as the reports store does.

@@ -141,3 +141,80 @@ func (s *Store) FilingFacets(ctx context.Context) (templates, periods []string, 
 	periods, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	return templates, periods, err
 }
+
+// CellsWithin lists the filed amounts of figure whose filter the dimension
+// values dims pass (each key of the filter has its value in dims), by filing:
+// the amounts one contribution is part of, selected by PostgreSQL rather than
+// by reading every filed amount of the figure.
+func (s *Store) CellsWithin(ctx context.Context, figure string, dims map[string]string) ([]FiledCell, error) {
+	doc, err := json.Marshal(dims)
+	if err != nil {
+		return nil, err
+	}
+	if dims == nil {
+		doc = []byte("{}")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT f.id, f.template, f.template_version, f.period, f.as_of_seq,
+			c.code, c.row_n, c.sheet, c.at, c.figure, c.filter, c.value::text
+		FROM filing_cells c JOIN filings f ON f.id = c.filing_id
+		WHERE c.figure = $1 AND $2::jsonb @> c.filter ORDER BY f.created_at, f.id, c.code, c.row_n`, figure, doc)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FiledCell, error) {
+		var (
+			fc     FiledCell
+			asOf   int64
+			filter []byte
+		)
+		if err := r.Scan(&fc.FilingID, &fc.Template, &fc.TemplateVersion, &fc.Period, &asOf, &fc.Cell.Code, &fc.Cell.Row, &fc.Cell.Sheet,
+			&fc.Cell.At, &fc.Cell.Figure, &filter, &fc.Cell.Value); err != nil {
+			return fc, err
+		}
+		fc.AsOfSeq = uint64(asOf)
+		return fc, json.Unmarshal(filter, &fc.Cell.Filter)
+	})
+}
+
+// AuditEntry is one record of the audit log.
+type AuditEntry struct {
+	At      time.Time
+	Actor   string
+	Action  string
+	Details json.RawMessage
+}
+
+// TemplateHistory is the audit log of one template version, oldest first:
+// its onboarding, the checks it passed, its approval and activation.
+func (s *Store) TemplateHistory(ctx context.Context, id string, version int) ([]AuditEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at, actor, action, details FROM audit_log WHERE target = $1 ORDER BY id LIMIT 100`,
+		fmt.Sprintf("template:%s/v%d", id, version))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.At, &e.Actor, &e.Action, &e.Details)
+		return e, err
+	})
+}
+
+// FilingCells lists every stored amount of a filing (cells and table rows),
+// as reported: what its sheets show, without reading its report.
+func (s *Store) FilingCells(ctx context.Context, id string) ([]CellRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT code, row_n, sheet, at, figure, filter, value::text FROM filing_cells WHERE filing_id = $1
+		ORDER BY code, row_n`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (CellRow, error) {
+		var (
+			c      CellRow
+			filter []byte
+		)
+		if err := r.Scan(&c.Code, &c.Row, &c.Sheet, &c.At, &c.Figure, &filter, &c.Value); err != nil {
+			return c, err
+		}
+		return c, json.Unmarshal(filter, &c.Filter)
+	})
+}
