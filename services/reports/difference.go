@@ -181,6 +181,15 @@ func (s *Service) compare(ctx context.Context, id string) (*comparison, error) {
 		return nil, err
 	}
 	dec := int32(amended.Report.Decimals)
+	labels := map[string]string{}
+	for _, sh := range t.Sheets {
+		for _, c := range sh.Cells {
+			labels[c.Code] = c.Label
+		}
+		for _, tb := range sh.Tables {
+			labels[tb.Code] = tb.Label
+		}
+	}
 	old := map[string]amount{}
 	for _, a := range amounts(orig.Report) {
 		old[a.key] = a
@@ -189,7 +198,7 @@ func (s *Service) compare(ctx context.Context, id string) (*comparison, error) {
 	seen := map[string]bool{}
 	for _, a := range amounts(amended.Report) {
 		seen[a.key] = true
-		r := DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: label(t, a.code), New: a.value.StringFixed(dec)}
+		r := DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: labels[a.code], New: a.value.StringFixed(dec)}
 		o, ok := old[a.key]
 		before := decimal.Zero
 		if ok {
@@ -201,7 +210,7 @@ func (s *Service) compare(ctx context.Context, id string) (*comparison, error) {
 	}
 	for _, a := range amounts(orig.Report) {
 		if !seen[a.key] { // a table row that is gone
-			all = append(all, DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: label(t, a.code),
+			all = append(all, DiffRow{Code: a.code, Row: a.row, Dimensions: a.dims, Sheet: a.sheet, At: a.at, Label: labels[a.code],
 				Old: a.value.StringFixed(dec), Delta: a.value.Neg().StringFixed(dec), Changed: true})
 		}
 	}
