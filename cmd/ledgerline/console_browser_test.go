@@ -43,8 +43,8 @@ func chromium(t *testing.T) string {
 // three filed and submitted reports, two restatements, a quarantine, and the
 // demo's keys.
 type demoServer struct {
-	e       env
-	base    string
+	e        env
+	base     string
 	auditor  string
 	operator string
 	out      *syncBuffer
