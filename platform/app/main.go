@@ -23,6 +23,7 @@ type Mount func(ctx context.Context, p *Platform, srv *server.Server) (stop func
 // same flags, LEDGERLINE_* variables and config file as ledgerline, the platform,
 // the service, and the HTTP server until SIGINT or SIGTERM.
 func Main(name string, mount Mount) {
+	TuneGC()
 	if err := run(name, mount); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)

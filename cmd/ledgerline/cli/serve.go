@@ -182,6 +182,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, onReady f
 //   - submission without reports: filings and their files are read from the
 //     database.
 func serveRoles(ctx context.Context, cmd *cobra.Command, cfg config.Config, rs roles, onReady func(ctx context.Context, r running) bool) error {
+	app.TuneGC() // a serving process, not a one-shot command
 	log, err := logger(cmd, cfg)
 	if err != nil {
 		return err
