@@ -17,7 +17,6 @@ import (
 	"github.com/ledgerline/ledgerline/services/reports/template"
 	"github.com/ledgerline/ledgerline/services/rules"
 	"github.com/ledgerline/ledgerline/services/rules/period"
-	rulesstore "github.com/ledgerline/ledgerline/services/rules/store"
 )
 
 // FigureContributions pages the contributions of any stock, flow or
@@ -91,21 +90,9 @@ func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (Cell
 	if !ok {
 		return s.Cell(ctx, id, code, row)
 	}
-	lr, _, err := s.lineageDeps()
-	if err != nil {
-		return CellLineage{}, err
-	}
-	c, err := s.cellContext(ctx, id, code, row)
-	if err != nil {
-		return CellLineage{}, err
-	}
-	fig, err := fr.FiledFigure(ctx, c.lineageRequest())
-	if err != nil {
-		return CellLineage{}, fmt.Errorf("cell %s: %w", code, err)
-	}
-	return CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
-		AsOfSeq: c.filing.AsOfSeq, Code: code, Row: row, Sheet: c.cell.Sheet, At: c.cell.At, Value: c.cell.Value,
-		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}, nil
+	return s.traceCell(ctx, id, code, row, func(ctx context.Context, c cellContext) (rules.Figure, error) {
+		return fr.FiledFigure(ctx, c.lineageRequest())
+	})
 }
 
 // EventImpact is Impact with the filed amounts of each contribution selected
@@ -113,22 +100,11 @@ func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (Cell
 // every filed amount of its figures: the same figures, cells and cells a
 // restatement would change, fast when a figure is filed in thousands of cells.
 func (s *Service) EventImpact(ctx context.Context, eventID string) (Impact, error) {
-	lr, ev, err := s.lineageDeps()
+	out, err := s.eventContributions(ctx, eventID)
 	if err != nil {
 		return Impact{}, err
 	}
-	e, err := ev.EventByID(ctx, eventID)
-	if err != nil {
-		return Impact{}, err
-	}
-	cs, err := lr.EventContributions(ctx, e.Seq)
-	if err != nil {
-		return Impact{}, err
-	}
-	out := Impact{Event: eventID, Seq: e.Seq, Contributions: cs, Cells: []ImpactedCell{}, WouldChange: []ImpactedCell{}}
-	if out.Contributions == nil {
-		out.Contributions = []rulesstore.EventContribution{}
-	}
+	cs := out.Contributions
 	seen := map[string]bool{}
 	periods := map[string]period.Period{}
 	for _, c := range cs {
@@ -153,13 +129,7 @@ func (s *Service) EventImpact(ctx context.Context, eventID string) (Impact, erro
 				continue
 			}
 			seen[key] = true
-			ic := ImpactedCell{Filing: fc.FilingID, Period: fc.Period, AsOfSeq: fc.AsOfSeq, Code: fc.Cell.Code, Row: fc.Cell.Row,
-				At: fc.Cell.At, Figure: fc.Cell.Figure, Filter: nonNilMap(fc.Cell.Filter), Value: fc.Cell.Value}
-			if fc.AsOfSeq >= e.Seq {
-				out.Cells = append(out.Cells, ic)
-			} else {
-				out.WouldChange = append(out.WouldChange, ic)
-			}
+			out.add(fc)
 		}
 	}
 	return out, nil

@@ -147,6 +147,14 @@ func (c cellContext) lineageRequest() rules.FigureRequest {
 // Cell traces a filed amount (a cell, or row n of a table) to its figure at the
 // filing's watermark with the rule set versions it used.
 func (s *Service) Cell(ctx context.Context, id, code string, row int) (CellLineage, error) {
+	return s.traceCell(ctx, id, code, row, func(ctx context.Context, c cellContext) (rules.Figure, error) {
+		return s.rules.Figure(ctx, c.request())
+	})
+}
+
+// traceCell is a filed amount traced to the figure that figure computes for it.
+func (s *Service) traceCell(ctx context.Context, id, code string, row int,
+	figure func(context.Context, cellContext) (rules.Figure, error)) (CellLineage, error) {
 	lr, _, err := s.lineageDeps()
 	if err != nil {
 		return CellLineage{}, err
@@ -155,14 +163,13 @@ func (s *Service) Cell(ctx context.Context, id, code string, row int) (CellLinea
 	if err != nil {
 		return CellLineage{}, err
 	}
-	fig, err := s.rules.Figure(ctx, c.request())
+	fig, err := figure(ctx, c)
 	if err != nil {
 		return CellLineage{}, fmt.Errorf("cell %s: %w", code, err)
 	}
-	out := CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
+	return CellLineage{Filing: id, Template: c.filing.Template, Version: c.filing.TemplateVersion, Period: c.filing.Period,
 		AsOfSeq: c.filing.AsOfSeq, Code: code, Row: row, Sheet: c.cell.Sheet, At: c.cell.At, Value: c.cell.Value,
-		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}
-	return out, nil
+		Currency: c.filing.Currency, Filter: nonNilMap(c.cell.Filter), Figure: node(lr, fig), Label: label(c.template, code)}, nil
 }
 
 func nonNilMap(m map[string]string) map[string]string {
@@ -660,22 +667,11 @@ type Impact struct {
 // Impact lists every figure an event contributed to, every filed cell it is
 // behind, and the cells of earlier filings it would change if they were made now.
 func (s *Service) Impact(ctx context.Context, eventID string) (Impact, error) {
-	lr, ev, err := s.lineageDeps()
+	out, err := s.eventContributions(ctx, eventID)
 	if err != nil {
 		return Impact{}, err
 	}
-	e, err := ev.EventByID(ctx, eventID)
-	if err != nil {
-		return Impact{}, err
-	}
-	cs, err := lr.EventContributions(ctx, e.Seq)
-	if err != nil {
-		return Impact{}, err
-	}
-	out := Impact{Event: eventID, Seq: e.Seq, Contributions: cs, Cells: []ImpactedCell{}, WouldChange: []ImpactedCell{}}
-	if out.Contributions == nil {
-		out.Contributions = []rulesstore.EventContribution{}
-	}
+	cs := out.Contributions
 	figures := map[string][]rulesstore.EventContribution{}
 	for _, c := range cs {
 		figures[c.Figure] = append(figures[c.Figure], c)
@@ -705,17 +701,44 @@ func (s *Service) Impact(ctx context.Context, eventID string) (Impact, error) {
 			if !counts(c, s.kind(c.Figure), p) {
 				continue
 			}
-			ic := ImpactedCell{Filing: fc.FilingID, Period: fc.Period, AsOfSeq: fc.AsOfSeq, Code: fc.Cell.Code, Row: fc.Cell.Row,
-				At: fc.Cell.At, Figure: fc.Cell.Figure, Filter: nonNilMap(fc.Cell.Filter), Value: fc.Cell.Value}
-			if fc.AsOfSeq >= e.Seq {
-				out.Cells = append(out.Cells, ic)
-			} else {
-				out.WouldChange = append(out.WouldChange, ic)
-			}
+			out.add(fc)
 			break
 		}
 	}
 	return out, nil
+}
+
+// eventContributions is an event's Impact with its contributions and no cells yet.
+func (s *Service) eventContributions(ctx context.Context, eventID string) (Impact, error) {
+	lr, ev, err := s.lineageDeps()
+	if err != nil {
+		return Impact{}, err
+	}
+	e, err := ev.EventByID(ctx, eventID)
+	if err != nil {
+		return Impact{}, err
+	}
+	cs, err := lr.EventContributions(ctx, e.Seq)
+	if err != nil {
+		return Impact{}, err
+	}
+	out := Impact{Event: eventID, Seq: e.Seq, Contributions: cs, Cells: []ImpactedCell{}, WouldChange: []ImpactedCell{}}
+	if out.Contributions == nil {
+		out.Contributions = []rulesstore.EventContribution{}
+	}
+	return out, nil
+}
+
+// add files a filed amount under Cells (a filing at or after the event's seq)
+// or WouldChange (an earlier filing: a restatement would include the event).
+func (im *Impact) add(fc store.FiledCell) {
+	ic := ImpactedCell{Filing: fc.FilingID, Period: fc.Period, AsOfSeq: fc.AsOfSeq, Code: fc.Cell.Code, Row: fc.Cell.Row,
+		At: fc.Cell.At, Figure: fc.Cell.Figure, Filter: nonNilMap(fc.Cell.Filter), Value: fc.Cell.Value}
+	if fc.AsOfSeq >= im.Seq {
+		im.Cells = append(im.Cells, ic)
+	} else {
+		im.WouldChange = append(im.WouldChange, ic)
+	}
 }
 
 func (s *Service) kind(figure string) string {

@@ -397,10 +397,16 @@ func (s *Service) Figure(ctx context.Context, r FigureRequest) (Figure, error) {
 			return Figure{}, fmt.Errorf("rules watermark: %w: %w", err, httpjson.ErrUnavailable)
 		}
 	}
-	return s.figure(ctx, r, p, 0)
+	return s.figure(ctx, r, p, 0, s.store.Sums)
 }
 
-func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, depth int) (Figure, error) {
+// sumsFunc sums the contributions of a stock, flow or cumulative figure: from
+// every contribution (Store.Sums) or from a filing's stored lineage.
+type sumsFunc func(ctx context.Context, q store.Query) ([]store.Sum, error)
+
+// figure computes a figure; a derived one from its inputs, recursively, the
+// others from the sums that sums answers.
+func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, depth int, sums sumsFunc) (Figure, error) {
 	if depth > 32 {
 		return Figure{}, fmt.Errorf("figure %s: derived figures nest too deep", r.Name)
 	}
@@ -414,7 +420,7 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 		val, err := f.ValueProg.Derived(func(name string, dims map[string]string) (decimal.Decimal, error) {
 			in := r
 			in.Name, in.Where = name, dims
-			sub, err := s.figure(ctx, in, p, depth+1)
+			sub, err := s.figure(ctx, in, p, depth+1, sums)
 			if err != nil {
 				return decimal.Decimal{}, err
 			}
@@ -437,7 +443,7 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 		out.Value = val.String()
 		return out, nil
 	}
-	sums, err := s.store.Sums(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+	leaves, err := sums(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
 		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where})
 	if err != nil {
 		return Figure{}, err
@@ -446,7 +452,7 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 	target := r.Currency
 	if target == "" {
 		var currencies []string
-		for _, sm := range sums {
+		for _, sm := range leaves {
 			if sm.Currency != "" {
 				currencies = append(currencies, sm.Currency)
 			}
@@ -462,7 +468,7 @@ func (s *Service) figure(ctx context.Context, r FigureRequest, p period.Period, 
 		}
 	}
 	out.Currency = target
-	for _, sm := range sums {
+	for _, sm := range leaves {
 		out.Contributions += sm.Count
 		if sm.Currency == "" || sm.Currency == target {
 			total = total.Add(sm.Value)
