@@ -583,24 +583,30 @@ type FiledCell struct {
 
 // CellsOfFigures lists every filed amount of the given figures, by filing.
 func (s *Store) CellsOfFigures(ctx context.Context, figures []string) ([]FiledCell, error) {
-	rows, err := s.pool.Query(ctx, `SELECT f.id, f.template, f.template_version, f.period, f.as_of_seq,
-			c.code, c.row_n, c.sheet, c.at, c.figure, c.filter, c.value::text
+	rows, err := s.pool.Query(ctx, `SELECT `+filedCellCols+`
 		FROM filing_cells c JOIN filings f ON f.id = c.filing_id
 		WHERE c.figure = ANY($1) ORDER BY f.created_at, f.id, c.code, c.row_n`, figures)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (FiledCell, error) {
-		var (
-			fc     FiledCell
-			asOf   int64
-			filter []byte
-		)
-		if err := r.Scan(&fc.FilingID, &fc.Template, &fc.TemplateVersion, &fc.Period, &asOf, &fc.Cell.Code, &fc.Cell.Row, &fc.Cell.Sheet,
-			&fc.Cell.At, &fc.Cell.Figure, &filter, &fc.Cell.Value); err != nil {
-			return fc, err
-		}
-		fc.AsOfSeq = uint64(asOf)
-		return fc, json.Unmarshal(filter, &fc.Cell.Filter)
-	})
+	return pgx.CollectRows(rows, scanFiledCell)
+}
+
+// filedCellCols are the columns scanFiledCell reads, of filing_cells c joined
+// with filings f.
+const filedCellCols = `f.id, f.template, f.template_version, f.period, f.as_of_seq,
+			c.code, c.row_n, c.sheet, c.at, c.figure, c.filter, c.value::text`
+
+func scanFiledCell(r pgx.CollectableRow) (FiledCell, error) {
+	var (
+		fc     FiledCell
+		asOf   int64
+		filter []byte
+	)
+	if err := r.Scan(&fc.FilingID, &fc.Template, &fc.TemplateVersion, &fc.Period, &asOf, &fc.Cell.Code, &fc.Cell.Row, &fc.Cell.Sheet,
+		&fc.Cell.At, &fc.Cell.Figure, &filter, &fc.Cell.Value); err != nil {
+		return fc, err
+	}
+	fc.AsOfSeq = uint64(asOf)
+	return fc, json.Unmarshal(filter, &fc.Cell.Filter)
 }
