@@ -48,18 +48,21 @@ func (s *Store) Sums(ctx context.Context, q Query) ([]Sum, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sum, error) {
-		var (
-			sm  Sum
-			txt string
-		)
-		if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
-			return sm, err
-		}
-		v, err := decimal.NewFromString(txt)
-		sm.Value = v
+	return pgx.CollectRows(rows, scanSum)
+}
+
+// scanSum reads a (currency, sum as text, count) row.
+func scanSum(r pgx.CollectableRow) (Sum, error) {
+	var (
+		sm  Sum
+		txt string
+	)
+	if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
 		return sm, err
-	})
+	}
+	v, err := decimal.NewFromString(txt)
+	sm.Value = v
+	return sm, err
 }
 
 // DimSum is the part of a figure with one set of dimension values in one currency.

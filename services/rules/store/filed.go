@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 )
 
 // FiledSums is Sums read from the lineage stored with filing at q's watermark
@@ -37,17 +36,6 @@ func (s *Store) FiledSums(ctx context.Context, q Query, filing string) ([]Sum, b
 	if err != nil {
 		return nil, false, fmt.Errorf("figure %s lineage in %s: %w", q.Figure, filing, err)
 	}
-	sums, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sum, error) {
-		var (
-			sm  Sum
-			txt string
-		)
-		if err := r.Scan(&sm.Currency, &txt, &sm.Count); err != nil {
-			return sm, err
-		}
-		v, err := decimal.NewFromString(txt)
-		sm.Value = v
-		return sm, err
-	})
+	sums, err := pgx.CollectRows(rows, scanSum)
 	return sums, err == nil, err
 }
