@@ -83,8 +83,9 @@ type filedFigures interface {
 
 // FiledCell is Cell with the figure read from the lineage stored with the
 // filing when the rules service can (the same contributions, summed from a few
-// rows instead of from every contribution of the figure): what the web
-// console's cell page shows over millions of contributions.
+// rows instead of from every contribution of the figure): what the API's and
+// the web console's cell pages answer over millions of contributions. Cell is
+// the reference it is tested against.
 func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (CellLineage, error) {
 	fr, ok := s.rules.(filedFigures)
 	if !ok {
@@ -99,6 +100,8 @@ func (s *Service) FiledCell(ctx context.Context, id, code string, row int) (Cell
 // by PostgreSQL from the contribution's dimension values, instead of reading
 // every filed amount of its figures: the same figures, cells and cells a
 // restatement would change, fast when a figure is filed in thousands of cells.
+// The API, the CLI and the console answer with it; Impact is the reference it
+// is tested against.
 func (s *Service) EventImpact(ctx context.Context, eventID string) (Impact, error) {
 	out, err := s.eventContributions(ctx, eventID)
 	if err != nil {

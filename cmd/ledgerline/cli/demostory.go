@@ -420,7 +420,7 @@ func (s *story) late(ctx context.Context) error {
 	for _, e := range s.data.Late {
 		var env struct{ ID string }
 		_ = json.Unmarshal(e, &env)
-		im, err := s.r.reports.Impact(ctx, env.ID)
+		im, err := s.r.reports.EventImpact(ctx, env.ID)
 		if err != nil {
 			return err
 		}
@@ -497,7 +497,7 @@ func (s *story) lineage(ctx context.Context) error {
 	if !found {
 		return fmt.Errorf("no filing has a large exposures row to trace")
 	}
-	c, err := s.r.reports.Cell(ctx, filingID, code, 1)
+	c, err := s.r.reports.FiledCell(ctx, filingID, code, 1)
 	if err != nil {
 		return err
 	}

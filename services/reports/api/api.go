@@ -268,7 +268,7 @@ func (h *Handlers) cell(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := h.svc.Cell(r.Context(), r.PathValue("id"), r.PathValue("code"), n)
+	c, err := h.svc.FiledCell(r.Context(), r.PathValue("id"), r.PathValue("code"), n)
 	httpjson.Answer(w, http.StatusOK, c, err)
 }
 
@@ -309,6 +309,6 @@ func (h *Handlers) restate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) impact(w http.ResponseWriter, r *http.Request) {
-	out, err := h.svc.Impact(r.Context(), r.PathValue("id"))
+	out, err := h.svc.EventImpact(r.Context(), r.PathValue("id"))
 	httpjson.Answer(w, http.StatusOK, out, err)
 }
