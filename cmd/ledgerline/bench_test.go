@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerline/ledgerline/platform/apitest"
+	"github.com/ledgerline/ledgerline/platform/app"
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/platform/postgres"
 	"github.com/ledgerline/ledgerline/platform/proctest"
@@ -40,6 +42,10 @@ const sampleEvery = 250 * time.Millisecond
 // missed); with BENCH_CPUPROFILE set to a path it also writes a CPU profile of this
 // process (the JetStream server and the senders) over the measured span.
 func BenchmarkEndToEnd(b *testing.B) {
+	// This process holds the JetStream server, as `ledgerline serve` does with
+	// its embedded one: the same garbage collector setting (the raw baseline runs
+	// on the same server, so it has it too).
+	defer debug.SetGCPercent(debug.SetGCPercent(app.DefaultGCPercent))
 	ctx := context.Background()
 	n := b.N
 	cfg := apitest.Config(b)

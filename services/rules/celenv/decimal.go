@@ -131,6 +131,25 @@ func parseDecimal(s string) (decimal.Decimal, error) {
 	if n > maxStringDigits {
 		return decimal.Decimal{}, fmt.Errorf("decimal(%q): more than %d digits", truncate(s, 40), maxStringDigits)
 	}
+	if n <= 18 {
+		// Fits an int64: what NewFromString would build, without its big.Int
+		// parsing (a rule worker parses a few amounts per event).
+		var m int64
+		var exp int32
+		for j := 0; j < len(s); j++ {
+			switch c := s[j]; c {
+			case '-':
+			case '.':
+				exp = -int32(len(s) - j - 1)
+			default:
+				m = m*10 + int64(c-'0')
+			}
+		}
+		if s[0] == '-' {
+			m = -m
+		}
+		return decimal.New(m, exp), nil
+	}
 	return decimal.NewFromString(s)
 }
 

@@ -3,6 +3,8 @@ package celenv
 import (
 	"strings"
 	"testing"
+
+	"github.com/shopspring/decimal"
 )
 
 func mustEnv(t testing.TB, opts ...Option) *Env {
@@ -191,5 +193,25 @@ func TestDecimalOverflow(t *testing.T) {
 	}
 	if _, err := p.Decimal(ev); err == nil || !strings.HasSuffix(err.Error(), "more than 100 digits") {
 		t.Fatalf("101 digits: error = %v", err)
+	}
+}
+
+// TestParseDecimalLikeShopspring: the int64 path of parseDecimal builds exactly
+// the decimal (coefficient and exponent) that decimal.NewFromString does.
+func TestParseDecimalLikeShopspring(t *testing.T) {
+	for _, s := range []string{"0", "-0", "0.00", "-0.50", "7", "007", "1234.56", "-1234.56", "0.000000000000000001",
+		"999999999999999999", "-999999999999999999", "99999999999999999.9", "1000000000000000000", "123456789012345678901234.5",
+		"12.500", "-1"} {
+		got, err := parseDecimal(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		want, err := decimal.NewFromString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Coefficient().Cmp(want.Coefficient()) != 0 || got.Exponent() != want.Exponent() {
+			t.Errorf("parseDecimal(%q) = %s × 10^%d, want %s × 10^%d", s, got.Coefficient(), got.Exponent(), want.Coefficient(), want.Exponent())
+		}
 	}
 }

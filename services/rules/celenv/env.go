@@ -65,6 +65,7 @@ type Env struct {
 	derived     *cel.Env // derived figures: figure(), no `event`
 	costLimit   uint64
 	alwaysTrack bool
+	noShortcuts bool // tests: every program through the interpreter
 }
 
 // Option configures New.
@@ -177,6 +178,7 @@ type Program struct {
 	refs      []string
 	costLimit uint64
 	types     typeSet // the event types a `when` can be true for (EventTypes)
+	fast      shortcut // nil: always the interpreter
 }
 
 // Compile parses and type-checks expr, which must produce want. derived selects
@@ -228,6 +230,11 @@ func (e *Env) Compile(expr string, want Kind, derived bool) (*Program, error) {
 	p := &Program{prg: prg, want: want, derived: derived, refs: found.refs, costLimit: e.costLimit, types: anyType}
 	if !derived && want == KindBool {
 		p.types = eventTypes(checked.NativeRep().Expr())
+	}
+	// Cost tracking counts the interpreter's steps: a tracked program never
+	// takes a shortcut.
+	if !derived && !found.loops && !e.alwaysTrack && !e.noShortcuts {
+		p.fast = shortcutFor(checked.NativeRep(), checked.NativeRep().Expr())
 	}
 	return p, nil
 }
@@ -382,6 +389,11 @@ func (p *Program) forEvent(ev *Event, want Kind) (ref.Val, error) {
 	}
 	if p.want != want {
 		return nil, fmt.Errorf("program was compiled for a %v result, not %v", p.want, want)
+	}
+	if p.fast != nil {
+		if v, ok := p.fast.eval(ev); ok {
+			return v, nil
+		}
 	}
 	return p.eval(ev)
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -36,6 +37,11 @@ type Event struct {
 
 	occurredTime time.Time
 }
+
+// dataKeys is how many keys the last event's data had: the size to make the
+// next one's map (events of a stream mostly look alike), so that it is not
+// grown and rehashed while it is filled.
+var dataKeys atomic.Int32
 
 // emptyData is the data of a void event, so that has(event.data.x) is false
 // rather than an error.
@@ -100,10 +106,11 @@ func NewEvent(raw []byte) (*Event, error) {
 				_, err := p.value(0)
 				return err
 			}
-			m, err := p.objectMap(1)
+			m, err := p.objectMap(1, int(dataKeys.Load()))
 			if err != nil {
 				return fmt.Errorf("data: %w", err)
 			}
+			dataKeys.Store(int32(len(m)))
 			ev.data = m
 		default:
 			_, err := p.value(0)
@@ -366,11 +373,11 @@ func (p *reader) object(member func(key string) error) error {
 	}
 }
 
-func (p *reader) objectMap(depth int) (map[string]any, error) {
+func (p *reader) objectMap(depth, hint int) (map[string]any, error) {
 	if depth > maxDepth {
 		return nil, errDepth
 	}
-	m := make(map[string]any, 8)
+	m := make(map[string]any, max(hint, 8))
 	err := p.object(func(key string) error {
 		v, err := p.value(depth)
 		if err != nil {
@@ -394,7 +401,7 @@ func (p *reader) value(depth int) (any, error) {
 		}
 		return types.String(s), nil
 	case c == '{':
-		return p.objectMap(depth + 1)
+		return p.objectMap(depth+1, 0)
 	case c == '[':
 		return p.list(depth + 1)
 	case c == 't':

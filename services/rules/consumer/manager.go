@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -255,14 +256,13 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := inSequence(msgs, &delivered); err != nil {
+		seqs, err := inSequence(msgs, &delivered)
+		if err != nil {
 			return stop(err)
 		}
 		e := evaluated{from: pos, last: msgs[len(msgs)-1], start: time.Now(),
 			b: store.Batch{Ruleset: v.Name, Version: v.Number, Partitions: m.cfg.Partitions, Partition: p, Through: pos}}
-		if e.n, err = m.evaluate(v, msgs, pos, &e.b); err != nil {
-			return stop(err)
-		}
+		e.n = m.evaluate(v, msgs, seqs, pos, &e.b)
 		pos = e.b.Through
 		select {
 		case pending <- e:
@@ -280,37 +280,35 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 var errDeliveryGap = errors.New("the consumer delivered messages this worker did not receive")
 
 // inSequence checks that msgs continue the consumer's deliveries without a gap:
-// each message's consumer sequence is the one after the previous message's.
-func inSequence(msgs []jetstream.Msg, delivered *uint64) error {
-	for _, msg := range msgs {
-		md, err := msg.Metadata()
-		if err != nil {
-			return err
-		}
-		if md.Sequence.Consumer != *delivered+1 {
-			return fmt.Errorf("%w (delivery %d after %d, stream seq %d)", errDeliveryGap, md.Sequence.Consumer, *delivered, md.Sequence.Stream)
-		}
-		*delivered = md.Sequence.Consumer
-	}
-	return nil
-}
-
-// evaluate applies v to the messages after pos, in two halves evaluated side by
-// side; it returns how many events it evaluated.
-func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, pos uint64, b *store.Batch) (int, error) {
+// each message's consumer sequence is the one after the previous message's. It
+// returns the messages' stream seqs.
+func inSequence(msgs []jetstream.Msg, delivered *uint64) ([]uint64, error) {
 	seqs := make([]uint64, len(msgs))
 	for i, msg := range msgs {
 		md, err := msg.Metadata()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
+		if md.Sequence.Consumer != *delivered+1 {
+			return nil, fmt.Errorf("%w (delivery %d after %d, stream seq %d)", errDeliveryGap, md.Sequence.Consumer, *delivered, md.Sequence.Stream)
+		}
+		*delivered = md.Sequence.Consumer
 		seqs[i] = md.Sequence.Stream
 	}
+	return seqs, nil
+}
+
+// evaluate applies v to the messages (at stream seqs) after pos, in two halves
+// evaluated side by side; it returns how many events it evaluated.
+func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, seqs []uint64, pos uint64, b *store.Batch) int {
 	halves := [2]store.Batch{}
 	counts := [2]int{}
 	mid := len(msgs) / 2
 	var wg sync.WaitGroup
 	for h, r := range [2][2]int{{0, mid}, {mid, len(msgs)}} {
+		// Room for a row per figure and event: grown by append, the rows were
+		// copied over and over.
+		halves[h].Contributions = make([]store.Contribution, 0, (r[1]-r[0])*len(v.Figures))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -324,6 +322,7 @@ func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, pos uint64, b *stor
 		}()
 	}
 	wg.Wait()
+	b.Contributions = slices.Grow(b.Contributions, len(halves[0].Contributions)+len(halves[1].Contributions))
 	for h := range halves {
 		b.Contributions = append(b.Contributions, halves[h].Contributions...)
 		b.Supersessions = append(b.Supersessions, halves[h].Supersessions...)
@@ -333,7 +332,7 @@ func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, pos uint64, b *stor
 	for _, s := range seqs {
 		b.Through = max(b.Through, s)
 	}
-	return counts[0] + counts[1], nil
+	return counts[0] + counts[1]
 }
 
 // gather fetches up to a batch: at once when the partition has that many events
