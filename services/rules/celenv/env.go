@@ -177,7 +177,7 @@ type Program struct {
 	derived   bool
 	refs      []string
 	costLimit uint64
-	types     typeSet // the event types a `when` can be true for (EventTypes)
+	types     typeSet  // the event types a `when` can be true for (EventTypes)
 	fast      shortcut // nil: always the interpreter
 }
 
