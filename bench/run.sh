@@ -66,6 +66,8 @@ num() {
 }
 # ratio A B [WHAT]: A/B followed by WHAT, or — when either is missing.
 ratio() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" -v w="${3:-}" 'BEGIN {printf "%.2f%s", a / b, w ? " " w : ""}' || echo "—"; }
+# max_of A B: the larger of two numbers.
+max_of() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
 # val V UNIT: V and its unit, or — when missing.
 val() { [[ -n "$1" && "$1" != "—" ]] && echo "$1 $2" || echo "—"; }
 # met RATIO OP LIMIT...: "yes" when every RATIO OP LIMIT pair holds (OP >= or <=).
@@ -192,6 +194,9 @@ if ! skipped e2e; then
     echo "| end to end, first POST to last contribution committed | $(num "$e2e") events/s | ≥ 40,000 |"
     echo "| raw JetStream async publish, same run | $(num "$eraw") events/s | (the limit) |"
     echo "| ratio end to end / raw | $eratio | ≥ 0.4 |"
+    echo "| raw publish: the half before the run | $(num "$(m raw_js_before_events/s)") events/s | |"
+    echo "| raw publish: the half after the run | $(num "$(m raw_js_after_events/s)") events/s | |"
+    echo "| ratio end to end / the faster half | $(ratio "$e2e" "$(max_of "$(m raw_js_before_events/s)" "$(m raw_js_after_events/s)")") | |"
     echo "| ingest throughput meanwhile (until the last POST was answered) | $(num "$(m ingest_events/s)") events/s | |"
     echo "| drain: last POST answered to last contribution committed | $(m drain_s) s | |"
     echo "| requests shed by ingest (429/503, sent again after Retry-After) | $(m shed_requests) | |"

@@ -91,7 +91,7 @@ func New(cfg config.Config, pool *pgxpool.Pool, events *eventstore.Store, log *s
 		reg:     reg,
 		store:   st,
 		events:  events,
-		pub:     stream.NewPublisher(events.JS, events.Name),
+		pub:     stream.NewPublisher(events.Conn, events.Name),
 		cfg:     cfg,
 		log:     log,
 		metrics: m,
