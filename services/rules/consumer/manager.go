@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -233,6 +232,7 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 				m.rows.Add(float64(len(e.b.Contributions)))
 				m.fails.Add(float64(len(e.b.Failures)))
 			}
+			putRows(e.b.Contributions)
 			// AckAll: acknowledging the last message acknowledges the batch.
 			if err := e.last.Ack(); err != nil {
 				m.log.Warn("ack after commit failed; the batch will be redelivered and skipped", "consumer", name, "err", err)
@@ -272,6 +272,30 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	return stop(ctx.Err())
 }
 
+// rowBuffers keeps the slices a batch's rows are gathered in: a batch of 2,000
+// events makes some 6,000 rows of 200 bytes, and allocating and clearing
+// those slices for every batch was a tenth of a rule worker's CPU.
+var rowBuffers sync.Pool // *[]store.Contribution
+
+// getRows is an empty slice with room for n rows.
+func getRows(n int) []store.Contribution {
+	if p, ok := rowBuffers.Get().(*[]store.Contribution); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]store.Contribution, 0, n)
+}
+
+// putRows gives rows back once nothing reads them any more. They are not
+// cleared: the strings they hold stay reachable until the next batch
+// overwrites them, one batch's worth at most.
+func putRows(rows []store.Contribution) {
+	if cap(rows) == 0 {
+		return
+	}
+	rows = rows[:0]
+	rowBuffers.Put(&rows)
+}
+
 // errDeliveryGap means the consumer delivered messages this worker never
 // received: a pull answered while the connection dropped, or a consumer leader
 // change in a cluster. They count as delivered, and the next batch's AckAll
@@ -308,7 +332,7 @@ func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, seqs []uint64, pos 
 	for h, r := range [2][2]int{{0, mid}, {mid, len(msgs)}} {
 		// Room for a row per figure and event: grown by append, the rows were
 		// copied over and over.
-		halves[h].Contributions = make([]store.Contribution, 0, (r[1]-r[0])*len(v.Figures))
+		halves[h].Contributions = getRows((r[1] - r[0]) * len(v.Figures))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -322,9 +346,10 @@ func (m *Manager) evaluate(v *Version, msgs []jetstream.Msg, seqs []uint64, pos 
 		}()
 	}
 	wg.Wait()
-	b.Contributions = slices.Grow(b.Contributions, len(halves[0].Contributions)+len(halves[1].Contributions))
+	b.Contributions = getRows(len(halves[0].Contributions) + len(halves[1].Contributions))
 	for h := range halves {
 		b.Contributions = append(b.Contributions, halves[h].Contributions...)
+		putRows(halves[h].Contributions)
 		b.Supersessions = append(b.Supersessions, halves[h].Supersessions...)
 		b.FXRates = append(b.FXRates, halves[h].FXRates...)
 		b.Failures = append(b.Failures, halves[h].Failures...)
