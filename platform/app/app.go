@@ -47,7 +47,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Platform, 
 
 // Server returns an HTTP server with readiness checks on PostgreSQL and JetStream.
 func (p *Platform) Server() *server.Server {
-	return server.New(p.Log, p.Keys, p.Metrics,
+	srv := server.New(p.Log, p.Keys, p.Metrics,
 		server.ReadyCheck{Name: "postgres", Check: func(ctx context.Context) error { return p.DB.Pool.Ping(ctx) }},
 		server.ReadyCheck{Name: "jetstream", Check: func(ctx context.Context) error {
 			if !p.Events.Conn.IsConnected() {
@@ -57,6 +57,8 @@ func (p *Platform) Server() *server.Server {
 			return err
 		}},
 	)
+	srv.MaxConnections = p.Config.HTTPMaxConnections
+	return srv
 }
 
 // Close stops the event store and the database (and the servers Ledgerline started).

@@ -27,6 +27,9 @@ import (
 type Config struct {
 	// HTTPAddr is where the API listens (http_addr, default 127.0.0.1:8080).
 	HTTPAddr string `mapstructure:"http_addr" doc:"Address the HTTP API listens on (host:port; port 0 picks a free one)."`
+	// HTTPMaxConnections bounds the client connections the API serves at once
+	// (http_max_connections, default 1024).
+	HTTPMaxConnections int `mapstructure:"http_max_connections" doc:"Most client connections the HTTP API serves at once; more wait in the kernel's accept queue until one closes. Each open connection costs the process some 30 KiB, so this bounds its memory under a flood of clients, which admission control (ingest.max_in_flight_*) cannot do for connections it has not yet answered."`
 	// DataDir holds the embedded JetStream store and the private PostgreSQL cluster
 	// (data_dir, default ./var).
 	DataDir string `mapstructure:"data_dir" doc:"Directory of the embedded JetStream store (nats/) and of the private PostgreSQL (postgres/, postgres.password, postgres.log)."`
@@ -99,7 +102,7 @@ type IngestConfig struct {
 	// MaxInFlightEvents bounds the events of those requests, once split
 	// (ingest.max_in_flight_events, default 8192: the JetStream client's async
 	// publish window, beyond which publishing stalls and fails with 503).
-	MaxInFlightEvents int `mapstructure:"max_in_flight_events" doc:"Admission control: the events POST /v1/events works on at once (validating, publishing, indexing), counted once a body is split; a request over it waits within the same ingest.max_queue_wait, then is shed with 429 overloaded. The default is the JetStream client's async publish window, beyond which publishing stalls and fails (503)."`
+	MaxInFlightEvents int `mapstructure:"max_in_flight_events" doc:"Admission control: the events POST /v1/events works on at once (validating, publishing, indexing), counted once a body is split; a request over it waits within the same ingest.max_queue_wait, then is shed with 429 overloaded. It bounds the events being parsed and published, and so the memory they take."`
 	// MaxQueueWait is how long a request waits for room within those bounds
 	// before it is shed (ingest.max_queue_wait, default 1s).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" doc:"How long a POST /v1/events request waits, in all, for room within ingest.max_in_flight_bytes and ingest.max_in_flight_events before it is answered 429 overloaded with Retry-After; 0 sheds at once."`
@@ -194,10 +197,11 @@ type PostgresConfig struct {
 // Default is the configuration with nothing set.
 func Default() Config {
 	return Config{
-		HTTPAddr:   "127.0.0.1:8080",
-		DataDir:    "./var",
-		NATSListen: "127.0.0.1:-1",
-		Log:        LogConfig{Level: "info", Format: "text"},
+		HTTPAddr:           "127.0.0.1:8080",
+		HTTPMaxConnections: 1024,
+		DataDir:            "./var",
+		NATSListen:         "127.0.0.1:-1",
+		Log:                LogConfig{Level: "info", Format: "text"},
 		Stream: StreamConfig{
 			Name:            "EVENTS",
 			Replicas:        1,
@@ -234,6 +238,7 @@ func keys(d Config) []struct {
 		usage string
 	}{
 		{"http_addr", d.HTTPAddr, "address the HTTP API listens on"},
+		{"http_max_connections", d.HTTPMaxConnections, "client connections the HTTP API serves at once"},
 		{"data_dir", d.DataDir, "directory for the embedded JetStream store and private PostgreSQL"},
 		{"database_url", d.DatabaseURL, "PostgreSQL URL; empty starts a private server in the data dir"},
 		{"nats_url", d.NATSURL, "NATS URL; empty starts an embedded nats-server with JetStream"},
@@ -349,6 +354,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("http_addr is empty"))
+	}
+	if c.HTTPMaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("http_max_connections is %d; it must be at least 1", c.HTTPMaxConnections))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))

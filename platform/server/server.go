@@ -37,6 +37,10 @@ type ReadyCheck struct {
 
 // Server routes requests.
 type Server struct {
+	// MaxConnections bounds the connections Serve serves at once (0: no bound;
+	// config http_max_connections).
+	MaxConnections int
+
 	mux    *http.ServeMux
 	keys   *auth.Keys
 	log    *slog.Logger
@@ -159,6 +163,13 @@ func (s *Server) Serve(ctx context.Context, addr string, started func(net.Addr))
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if s.MaxConnections > 0 {
+		// Every connection served costs a goroutine and its buffers, which a
+		// flood of clients (resending what was shed) would otherwise multiply
+		// without bound (limit.go).
+		lim := limitConns(ln, s.MaxConnections)
+		ln, srv.ConnState, srv.Handler = lim, lim.connState, lim.handler(srv.Handler)
+	}
 	if started != nil {
 		started(ln.Addr())
 	}
