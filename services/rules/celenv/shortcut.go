@@ -142,12 +142,18 @@ type stringEquals struct {
 	not  bool
 }
 
-func (e stringEquals) eval(ev *Event) (ref.Val, bool) {
-	l, ok := e.l.eval(ev)
+// both evaluates two operands; ok only when both answer.
+func both(ev *Event, a, b shortcut) (ref.Val, ref.Val, bool) {
+	l, ok := a.eval(ev)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
-	r, ok := e.r.eval(ev)
+	r, ok := b.eval(ev)
+	return l, r, ok
+}
+
+func (e stringEquals) eval(ev *Event) (ref.Val, bool) {
+	l, r, ok := both(ev, e.l, e.r)
 	if !ok {
 		return nil, false
 	}
@@ -185,11 +191,7 @@ type arithmetic struct {
 }
 
 func (a arithmetic) eval(ev *Event) (ref.Val, bool) {
-	l, ok := a.l.eval(ev)
-	if !ok {
-		return nil, false
-	}
-	r, ok := a.r.eval(ev)
+	l, r, ok := both(ev, a.l, a.r)
 	if !ok {
 		return nil, false
 	}
