@@ -100,8 +100,7 @@ type IngestConfig struct {
 	// control, so a burst is shed instead of growing memory without bound.
 	MaxInFlightBytes int64 `mapstructure:"max_in_flight_bytes" doc:"Admission control: the request bodies POST /v1/events works on at once, in bytes by Content-Length (one without it counts as ingest.max_body_bytes, each at least 4 KiB). A request over the budget waits up to ingest.max_queue_wait for room, then is shed with 429 overloaded and Retry-After, before its body is read; at most as many bytes again may wait, beyond that a request is shed at once."`
 	// MaxInFlightEvents bounds the events of those requests, once split
-	// (ingest.max_in_flight_events, default 8192: the JetStream client's async
-	// publish window, beyond which publishing stalls and fails with 503).
+	// (ingest.max_in_flight_events, default 8192).
 	MaxInFlightEvents int `mapstructure:"max_in_flight_events" doc:"Admission control: the events POST /v1/events works on at once (validating, publishing, indexing), counted once a body is split; a request over it waits within the same ingest.max_queue_wait, then is shed with 429 overloaded. It bounds the events being parsed and published, and so the memory they take."`
 	// MaxQueueWait is how long a request waits for room within those bounds
 	// before it is shed (ingest.max_queue_wait, default 1s).

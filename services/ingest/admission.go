@@ -18,8 +18,7 @@ const minAdmitted = 4 << 10
 
 // admission bounds the work POST /v1/events takes on at once, twice: the request
 // bodies by size, before they are read (memory), and their events, once split
-// (validation, and the acknowledgements JetStream has outstanding: beyond its
-// async publish window a publish stalls and fails). A request waits in arrival
+// (validation, and the acknowledgements JetStream has outstanding). A request waits in arrival
 // order for room, up to a bound for both, and is shed otherwise; the queue itself
 // holds at most as many bytes as may be in flight, and a request beyond that is
 // shed at once. Under a burst, what is taken in and what waits stay within the

@@ -371,9 +371,9 @@ func decimalLib() ([]cel.EnvOption, error) {
 		result   *cel.Type
 		fn       func(a, b decimal.Decimal) ref.Val
 	}{
-		{operators.Add, "add", DecimalType, func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Add(b)) }},
-		{operators.Subtract, "subtract", DecimalType, func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Sub(b)) }},
-		{operators.Multiply, "multiply", DecimalType, func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Mul(b)) }},
+		{operators.Add, "add", DecimalType, exactArithmetic[operators.Add]},
+		{operators.Subtract, "subtract", DecimalType, exactArithmetic[operators.Subtract]},
+		{operators.Multiply, "multiply", DecimalType, exactArithmetic[operators.Multiply]},
 		{operators.Divide, "divide", DecimalType, func(a, b decimal.Decimal) ref.Val {
 			if b.IsZero() {
 				return types.NewErr("division by zero")
@@ -397,6 +397,14 @@ func decimalLib() ([]cel.EnvOption, error) {
 		return nil, err
 	}
 	return append(opts, neg), nil
+}
+
+// exactArithmetic are the decimal operators whose result is exact, as bound in
+// CEL; the shortcuts (shortcut.go) apply the very same functions.
+var exactArithmetic = map[string]func(a, b decimal.Decimal) ref.Val{
+	operators.Add:      func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Add(b)) },
+	operators.Subtract: func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Sub(b)) },
+	operators.Multiply: func(a, b decimal.Decimal) ref.Val { return newDecimal(a.Mul(b)) },
 }
 
 // roundWith adapts one of shopspring's rounding methods to round(decimal, int).

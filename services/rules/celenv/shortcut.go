@@ -16,7 +16,7 @@ import (
 // cost more than reading the field does.
 //
 // A shortcut answers only when the result is certain and uses the very functions
-// the CEL bindings use (parseDecimal, newDecimal). Anything else, a missing key, a
+// the CEL bindings use (parseDecimal, exactArithmetic). Anything else, a missing key, a
 // value of another type, a decimal that does not parse, an overflow, makes it
 // answer ok=false, and the program is evaluated by CEL, whose result and error
 // messages are then the ones returned (TestShortcutsAgreeWithCEL).
@@ -56,11 +56,10 @@ func shortcutFor(a *ast.AST, x ast.Expr) shortcut {
 			if arg := shortcutFor(a, args[0]); arg != nil {
 				return decimalOf{arg}
 			}
-		case (fn == operators.Add || fn == operators.Subtract || fn == operators.Multiply) && len(args) == 2 &&
-			isDecimal(a, x):
+		case exactArithmetic[fn] != nil && len(args) == 2 && isDecimal(a, x):
 			l, r := shortcutFor(a, args[0]), shortcutFor(a, args[1])
 			if l != nil && r != nil {
-				return arithmetic{op: fn, l: l, r: r}
+				return arithmetic{fn: exactArithmetic[fn], l: l, r: r}
 			}
 		}
 	}
@@ -184,9 +183,9 @@ func (d decimalOf) eval(ev *Event) (ref.Val, bool) {
 	return decimalVal{n}, true
 }
 
-// arithmetic is +, - or * of two decimals.
+// arithmetic is +, - or * of two decimals (fn, from exactArithmetic).
 type arithmetic struct {
-	op   string
+	fn   func(a, b decimal.Decimal) ref.Val
 	l, r shortcut
 }
 
@@ -200,16 +199,7 @@ func (a arithmetic) eval(ev *Event) (ref.Val, bool) {
 	if !lok || !rok {
 		return nil, false
 	}
-	var out decimal.Decimal
-	switch a.op {
-	case operators.Add:
-		out = ld.d.Add(rd.d)
-	case operators.Subtract:
-		out = ld.d.Sub(rd.d)
-	default:
-		out = ld.d.Mul(rd.d)
-	}
-	v := newDecimal(out)
+	v := a.fn(ld.d, rd.d)
 	if types.IsError(v) {
 		return nil, false
 	}
