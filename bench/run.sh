@@ -218,12 +218,12 @@ if ! skipped e2e; then
 fi
 
 # --- reports --------------------------------------------------------------
-filing="" p50="" p99="" freplay=""
+filing="" p50="" p99="" freplay="" rrss=""
 if ! skipped reports; then
   out=$(bench services/reports LargeFiling -benchtime "${FILINGS}x" -count 1 -timeout 30m)
   line=$(grep '^BenchmarkLargeFiling' <<<"$out")
   m() { values "$1" <<<"$line"; }
-  filing=$(m filing_s) p50=$(m first_page_p50_ms) p99=$(m first_page_p99_ms) freplay=$(m replay_5000_cells_s)
+  filing=$(m filing_s) p50=$(m first_page_p50_ms) p99=$(m first_page_p99_ms) freplay=$(m replay_5000_cells_s) rrss=$(m bench_peak_rss_MB)
   {
     echo "## Reports: a large filing end to end"
     echo
@@ -262,13 +262,13 @@ if ! skipped reports; then
 fi
 
 # --- submission -----------------------------------------------------------
-delivered="" uploads=""
+delivered="" uploads="" srss=""
 if ! skipped submission; then
   # The simulator logs every receipt on stdout: the details keep the rest.
   out=$(bench services/submission Submit1000 -benchtime 1x -count 1 -timeout 30m 2>/dev/null | grep -v '^[0-9/]* [0-9:]* INFO ')
   line=$(grep '^BenchmarkSubmit1000' <<<"$out")
   m() { values "$1" <<<"$line"; }
-  delivered=$(m delivered_submissions/s) uploads=$(m raw_uploads/s)
+  delivered=$(m delivered_submissions/s) uploads=$(m raw_uploads/s) srss=$(m bench_peak_rss_MB)
   {
     echo "## Submission: 1,000 filings at once to the regulator simulator"
     echo
@@ -324,6 +324,8 @@ table=$(
   row "submissions delivered, 1,000 at once" "$(val "$(num "$delivered")" submissions/s)" "raw uploads: $(val "$(num "$uploads")" uploads/s)" "$(ratio "$delivered" "$uploads" "of raw")" ""
   row "peak RSS: ingest process (end-to-end run)" "$(val "$irss" MB)" "" "" ""
   row "peak RSS: rule worker process (highest of the rules and end-to-end runs)" "$(val "$rss" MB)" "≤ 300 MB" "$(ratio "$rss" 300 "of target")" "$(met "$rss" '<=' 300)"
+  row "peak RSS: reports, at most (the large-filing process: JetStream server, rules and reports in one, 1,000,000 contributions)" "$(val "$rrss" MB)" "" "" ""
+  row "peak RSS: submission, at most (the 1,000-submission process: JetStream server, rules, reports, submission and the regulator simulator in one)" "$(val "$srss" MB)" "" "" ""
   if [[ -n "${BENCH_SKIP:-}" ]]; then echo && echo "Sections left out (BENCH_SKIP): ${BENCH_SKIP}."; fi
 )
 took=$(($(date +%s) - began))

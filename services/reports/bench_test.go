@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/proctest"
 	"github.com/ledgerline/ledgerline/platform/envelope"
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/filing"
@@ -204,5 +206,8 @@ func BenchmarkLargeFiling(b *testing.B) {
 	b.ReportMetric(rawQuery.Seconds(), "raw_pg_aggregate_s")
 	b.ReportMetric(query.Seconds()/rawQuery.Seconds(), "query_vs_raw")
 	b.ReportMetric(float64(len(bd.Rows)), "dimension_sets")
+	// The service runs in this process with the rest of its stack (reportstest):
+	// its peak RSS is at most this.
+	b.ReportMetric(float64(proctest.PeakRSS(os.Getpid()))/(1<<20), "bench_peak_rss_MB")
 	b.ReportMetric(0, "ns/op")
 }

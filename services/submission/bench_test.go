@@ -2,12 +2,14 @@ package submission_test
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/proctest"
 	"github.com/ledgerline/ledgerline/services/reports"
 	reportsstore "github.com/ledgerline/ledgerline/services/reports/store"
 	"github.com/ledgerline/ledgerline/services/submission/channel"
@@ -127,6 +129,9 @@ func BenchmarkSubmit1000(b *testing.B) {
 	b.ReportMetric(float64(n)/delivered.Seconds()/raw, "ratio_delivered_to_raw")
 	b.ReportMetric(submitted.Seconds(), "submit_calls_s")
 	b.ReportMetric(n, "delivered_exactly_once")
+	// The service runs in this process with the rest of its stack (reportstest):
+	// its peak RSS is at most this.
+	b.ReportMetric(float64(proctest.PeakRSS(os.Getpid()))/(1<<20), "bench_peak_rss_MB")
 	b.ReportMetric(0, "ns/op")
 }
 
