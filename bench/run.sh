@@ -82,12 +82,12 @@ met() {
 }
 
 # --- ingest ---------------------------------------------------------------
-ingest="" raw="" iratio=""
+ingest="" raw="" iratio="" rawcpu=""
 if ! skipped ingest; then
   out=$(bench services/ingest IngestVsRawJetStream -benchtime "${EVENTS}x" -count "$COUNT")
   lines=$(grep '^BenchmarkIngestVsRawJetStream' <<<"$out")
   m() { values "$1" <<<"$lines" | median; }
-  ingest=$(m ingest_events/s) raw=$(m raw_js_events/s) iratio=$(m ratio)
+  ingest=$(m ingest_events/s) raw=$(m raw_js_events/s) iratio=$(m ratio) rawcpu=$(m raw_cpu_µs/event)
   {
     echo "## Ingest: POST /v1/events, batches of 500, 4 concurrent senders"
     echo
@@ -119,12 +119,13 @@ if ! skipped ingest; then
 fi
 
 # --- rules ----------------------------------------------------------------
-rules="" fetch="" copy="" replay="" wrss=""
+rules="" fetch="" copy="" replay="" wrss="" fetchcpu="" copycpu=""
 if ! skipped rules; then
   out=$(bench services/rules RulesVsRaw -benchtime "${REVENTS}x" -count "$RCOUNT" -timeout 30m)
   lines=$(grep '^BenchmarkRulesVsRaw' <<<"$out")
   m() { values "$1" <<<"$lines" | median; }
   rules=$(m rules_events/s) fetch=$(m raw_fetch_events/s) copy=$(m raw_copy_events/s) replay=$(m replay_s)
+  fetchcpu=$(m raw_fetch_cpu_µs/event) copycpu=$(m raw_copy_cpu_µs/event)
   wrss=$(values worker_peak_rss_MB <<<"$lines" | sort -g | tail -1)
   {
     echo "## Rules: stream to committed contributions"
@@ -146,6 +147,8 @@ if ! skipped rules; then
     echo "| raw JetStream fetch | $(num "$fetch") events/s | (limit) |"
     echo "| raw COPY of the same rows | $(num "$copy") events/s | (limit) |"
     echo "| ratio to the lower limit | $(m ratio_to_limit) | |"
+    echo "| CPU per event: raw fetch (JetStream server and client) | ${fetchcpu} µs | |"
+    echo "| CPU per event: raw COPY (client and PostgreSQL) | ${copycpu} µs | |"
     echo "| replay (rebuild) of ${REVENTS} events | ${replay} s | ≤ 30 s for 1,000,000 |"
     echo "| peak RSS of the rule worker process (live run and replay) | $(m worker_peak_rss_MB) MB | ≤ 300 MB |"
     echo "| peak RSS of the benchmark process (JetStream server, raw baselines) | $(m bench_peak_rss_MB) MB | |"
@@ -166,6 +169,10 @@ fi
 # every event costs the CPU of both stages, so the most two stages sharing the
 # machine can reach is 1 / (1/ingest + 1/rules).
 ceiling=$([[ -n "$ingest" && -n "$rules" ]] && awk -v a="$ingest" -v b="$rules" 'BEGIN {print 1 / (1/a + 1/b)}' || true)
+# Every event end to end needs at least a publish, a fetch and the COPY of its
+# rows: their CPU per event, measured raw.
+floorcpu=$([[ -n "$rawcpu" && -n "$fetchcpu" && -n "$copycpu" ]] && awk -v a="$rawcpu" -v b="$fetchcpu" -v c="$copycpu" 'BEGIN {printf "%.1f", a + b + c}' || true)
+ecpuall=""
 e2e="" eraw="" eratio="" irss="" ewrss="" ecpu=""
 if ! skipped e2e; then
   csv=$root/bench/throughput.csv
@@ -176,6 +183,7 @@ if ! skipped e2e; then
   echo "== go run ./benchplot (in cmd/ledgerline)" >&2
   (cd cmd/ledgerline && go run ./benchplot -in "$csv" -out "$root/bench/throughput.png")
   cpu() { awk -v a="$(m ingest_cpu_µs/event)" -v b="$(m worker_cpu_µs/event)" -v c="$(m bench_cpu_µs/event)" -v d="$(m pg_cpu_µs/event)" "BEGIN {printf \"%.1f\", $1}"; }
+  ecpuall=$(cpu 'a+b+c+d')
   ecpu="End to end, CPU per event: ingest process $(cpu a) µs, rule worker $(cpu b) µs, benchmark process (JetStream server, HTTP senders) $(cpu c) µs, PostgreSQL $(cpu d) µs; $(cpu 'a+b+c+d') µs in all, which the 2 cores allow at most $(num "$(cpu '2e6/(a+b+c+d)')") events/s."
   {
     echo "## End to end: POST /v1/events to every contribution committed"
@@ -324,6 +332,12 @@ table=$(
     "raw publish, same run; target ≥ 40,000 and ≥ 0.4" "$(ratio "$e2e" "$eraw" "of raw")" "$(met "$e2e" '>=' 40000 "$eratio" '>=' 0.4)"
   row "end to end at most, from the stages measured alone: 1 / (1/ingest + 1/rules)" "$(val "$(num "$ceiling")" events/s)" \
     "raw publish: of the ingest runs; of the end-to-end run" "$(ratio "$ceiling" "$raw"); $(ratio "$ceiling" "$eraw")" ""
+  # As ratios of CPU per event (raw publish's over this), what each path reaches of
+  # raw publish when the cores are what limits both.
+  row "CPU per event, the raw operations every event needs: publish ${rawcpu:-—} + fetch ${fetchcpu:-—} + COPY of its 3 rows ${copycpu:-—} µs" \
+    "$(val "$floorcpu" µs)" "raw publish alone: $(val "$rawcpu" µs)" "$(ratio "$rawcpu" "$floorcpu" "(the most any path could reach)")" ""
+  row "CPU per event, end to end (all processes; beyond those raw operations: $(val "$([[ -n "$ecpuall" && -n "$floorcpu" ]] && awk -v a="$ecpuall" -v b="$floorcpu" 'BEGIN {printf "%.1f", a - b}' || true)" µs))" \
+    "$(val "$ecpuall" µs)" "raw publish alone: $(val "$rawcpu" µs)" "$(ratio "$rawcpu" "$ecpuall")" ""
   row "replay (rebuild) of $(num "$REVENTS") events" "$(val "$replay" s)" "≤ 30 s" "$(ratio "$replay" 30 "of target")" "$(met "$replay" '<=' 30)"
   row "one filing: 5,000 cells and a 10,000-row table over 1,000,000 contributions" "$(val "$filing" s)" "≤ 3 s" "$(ratio "$filing" 3 "of target")" "$(met "$filing" '<=' 3)"
   row "replay of that filing" "$(val "$freplay" s)" "≤ 5 s" "$(ratio "$freplay" 5 "of target")" "$(met "$freplay" '<=' 5)"
@@ -338,9 +352,26 @@ table=$(
 )
 took=$(($(date +%s) - began))
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -n "$(git status --porcelain 2>/dev/null)" ]] && commit="$commit with uncommitted changes"
+# What this script writes itself (the plot is drawn before this point) is no change.
+dirty=$(git status --porcelain -- . ':!bench/results.md' ':!bench/throughput.csv' ':!bench/throughput.png' ':!bench/history.tsv' 2>/dev/null || true)
 overrides=""
 for v in $(compgen -e | grep '^BENCH_' | sort); do overrides+="$v=${!v@Q} "; done
+# A full run (no overrides, every section) adds its row to bench/history.tsv, so
+# that runs on other machines and at other commits can be read side by side.
+history=bench/history.tsv
+if [[ -z "$overrides" && -n "$e2e" && -n "$ingest" && -n "$rules" && -n "$filing" ]]; then
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u '+%Y-%m-%d %H:%M')" "$commit${dirty:++}" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$raw" "$ingest" "$rules" "$eraw" "$e2e" "$eratio" "$replay" "$filing" >>"$history"
+fi
+[[ -n "$dirty" ]] && commit="$commit with uncommitted changes"
+# runs: the history as a table, newest last.
+runs() {
+  echo "| when (UTC) | commit | CPU | raw publish (ingest runs) | ingest | rules | at most, 1 / (1/ingest + 1/rules) | raw publish (end-to-end run) | end to end | end to end / raw | replay of 1M | one filing |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  sed 1d "$history" | while IFS=$'\t' read -r when c cpu rawi ing rul rawe e er rep fil; do
+    echo "| $when | $c | $cpu | $(num "$rawi") | $(num "$ing") | $(num "$rul") | $(num "$(awk -v a="$ing" -v b="$rul" 'BEGIN {print 1 / (1/a + 1/b)}')") | $(num "$rawe") | $(num "$e") | $(ratio "$e" "$rawe") | $rep s | $fil s |"
+  done
+}
 {
   echo "# Benchmark results"
   echo
@@ -360,6 +391,15 @@ for v in $(compgen -e | grep '^BENCH_' | sort); do overrides+="$v=${!v@Q} "; don
     echo "Throughput over time of the end-to-end run (samples in [throughput.csv](throughput.csv)):"
     echo
     echo "![throughput over time of the end-to-end run](throughput.png)"
+    echo
+  fi
+  if [[ -s "$history" ]]; then
+    echo "## Every full run, on every machine ([history.tsv](history.tsv))"
+    echo
+    echo "The machines differ (raw publish is the measure of one), so compare ratios across"
+    echo "machines, rates only on one. + after a commit: run with uncommitted changes."
+    echo
+    runs
     echo
   fi
   cat "$details"

@@ -194,3 +194,25 @@ func stat(pid string) (procStat, bool) {
 	}
 	return procStat{name: s[open+1 : close], ppid: f[1], cpu: tick(11) + tick(12), children: tick(13) + tick(14)}, true
 }
+
+// Meter measures the CPU time this process and the test's PostgreSQL server
+// (PostgresCPU) use from StartMeter on: in a benchmark whose embedded JetStream
+// server, clients and service all run in this process, what a phase costs.
+type Meter struct {
+	t        testing.TB
+	self, pg time.Duration
+}
+
+// StartMeter starts measuring.
+func StartMeter(t testing.TB) Meter { return Meter{t, SelfCPU(), PostgresCPU(t)} }
+
+// Used is the CPU time of this process and of PostgreSQL since the start.
+func (m Meter) Used() (self, pg time.Duration) {
+	return SelfCPU() - m.self, PostgresCPU(m.t) - m.pg
+}
+
+// PerEvent is Used in microseconds per event, for n events.
+func (m Meter) PerEvent(n int) (self, pg float64) {
+	s, p := m.Used()
+	return float64(s.Microseconds()) / float64(n), float64(p.Microseconds()) / float64(n)
+}

@@ -42,39 +42,37 @@ func BenchmarkIngestVsRawJetStream(b *testing.B) {
 	b.ResetTimer()
 	// Raw JetStream runs in two halves, before and after ingest, so a drift in the
 	// machine's speed during the run weighs on both sides of the ratio alike.
-	var rawCPU cpuMeter
+	var rawSelf time.Duration
 	rawHalf := func(lo, hi int) {
 		if os.Getenv("BENCH_SKIP_RAW") != "" {
 			return
 		}
-		cpu := startCPU(b)
+		cpu := proctest.StartMeter(b)
 		if err := raw.Publish(lo, hi); err != nil {
 			b.Fatal(err)
 		}
-		self, pg := cpu.used()
-		rawCPU.self += self
-		rawCPU.pg += pg
+		self, _ := cpu.Used()
+		rawSelf += self
 	}
 	rawHalf(0, n/2)
 
 	// Ingest: batches of 500 over HTTP from 4 concurrent senders.
 	sender := &ingesttest.Sender{URL: s.http.URL, Key: s.keys[auth.RoleSource], Batch: benchBatch, Senders: benchSenders}
-	cpu := startCPU(b)
+	cpu := proctest.StartMeter(b)
 	start := time.Now()
 	err = sender.Send(events)
 	ingestRate := float64(n) / time.Since(start).Seconds()
-	ingestSelf, ingestPG := cpu.perEvent(n)
+	ingestSelf, ingestPG := cpu.PerEvent(n)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rawHalf(n/2, n)
 	rawRate := raw.Rate()
-	rawSelf := float64(rawCPU.self.Microseconds()) / float64(n)
 	b.StopTimer()
 	b.ReportMetric(rawRate, "raw_js_events/s")
 	b.ReportMetric(ingestRate, "ingest_events/s")
 	b.ReportMetric(ingestRate/rawRate, "ratio")
-	b.ReportMetric(rawSelf, "raw_cpu_µs/event")
+	b.ReportMetric(float64(rawSelf.Microseconds())/float64(n), "raw_cpu_µs/event")
 	b.ReportMetric(ingestSelf, "ingest_cpu_µs/event")
 	b.ReportMetric(ingestPG, "ingest_pg_cpu_µs/event")
 	b.ReportMetric(float64(sender.Shed()), "shed_requests")
@@ -87,20 +85,3 @@ func init() {
 	}
 }
 
-// cpuMeter measures CPU time of this process (Ledgerline, the embedded NATS server
-// and the HTTP clients all run in it) and of the test's PostgreSQL server.
-type cpuMeter struct {
-	t        testing.TB
-	self, pg time.Duration
-}
-
-func startCPU(t testing.TB) cpuMeter { return cpuMeter{t, proctest.SelfCPU(), proctest.PostgresCPU(t)} }
-
-func (c cpuMeter) used() (self, pg time.Duration) {
-	return proctest.SelfCPU() - c.self, proctest.PostgresCPU(c.t) - c.pg
-}
-
-func (c cpuMeter) perEvent(n int) (self, pg float64) {
-	s, p := c.used()
-	return float64(s.Microseconds()) / float64(n), float64(p.Microseconds()) / float64(n)
-}
