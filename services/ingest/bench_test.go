@@ -84,4 +84,3 @@ func init() {
 		benchSenders, _ = strconv.Atoi(v)
 	}
 }
-

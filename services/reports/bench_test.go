@@ -2,8 +2,8 @@ package reports_test
 
 import (
 	"context"
-	"os"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
-	"github.com/ledgerline/ledgerline/platform/proctest"
 	"github.com/ledgerline/ledgerline/platform/envelope"
+	"github.com/ledgerline/ledgerline/platform/proctest"
 	"github.com/ledgerline/ledgerline/services/reports"
 	"github.com/ledgerline/ledgerline/services/reports/filing"
 	"github.com/ledgerline/ledgerline/services/reports/render"

@@ -2,8 +2,8 @@ package submission_test
 
 import (
 	"context"
-	"os"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
