@@ -82,6 +82,7 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 	rows = slices.Clone(rows[offset:min(offset+limit, len(rows))])
 	if !cmp.recorded {
 		// A restatement made before the late events were recorded: trace them now.
+		late := lateChanges{}
 		for i := range rows {
 			if !rows[i].Changed {
 				continue
@@ -91,7 +92,7 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 			if rows[i].Dimensions != nil {
 				where = rows[i].Dimensions
 			}
-			events, err := s.lateEvents(ctx, lr, ev, rules.FigureRequest{Name: f.figure, Period: cmp.period.Text, Location: cmp.loc,
+			events, err := s.lateEvents(ctx, lr, ev, late, rules.FigureRequest{Name: f.figure, Period: cmp.period.Text, Location: cmp.loc,
 				AsOfSeq: out.NewAsOfSeq, Currency: out.Currency, Where: where, Versions: cmp.versions, Filing: out.Amended}, out.OldAsOfSeq)
 			if err != nil {
 				return Difference{}, fmt.Errorf("late events of %s: %w", rows[i].Code, err)

@@ -903,6 +903,17 @@ func (s *Service) EventContributions(ctx context.Context, seq uint64) ([]store.E
 // figure, the later events of a subject that stopped its contribution counting
 // there (StopsCounting: a tombstone, or a move to other dimension values).
 func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, through uint64) ([]store.Supersession, error) {
+	lc, err := s.LateChanges(ctx, r, after, through)
+	if err != nil || lc == nil {
+		return nil, err
+	}
+	return lc.Under(r.Where), nil
+}
+
+// LateChanges is what Superseded lists, read once for the request's figure under
+// every filter (r.Where is not used): Under gives it for one filter. It is nil
+// for a derived figure, which has no contributions of its own.
+func (s *Service) LateChanges(ctx context.Context, r FigureRequest, after, through uint64) (*store.LateChanges, error) {
 	if r.Location == nil {
 		r.Location = time.UTC
 	}
@@ -914,8 +925,8 @@ func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, throug
 	if err != nil || f.Kind == ruleset.KindDerived {
 		return nil, err
 	}
-	return s.store.Superseded(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
-		Period: p.Text, Start: p.Start, End: p.End, Where: r.Where}, after, through)
+	return s.store.LateChanges(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End}, after, through)
 }
 
 // FigureDefinition is a figure as a rule set version defines it, with its CEL

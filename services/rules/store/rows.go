@@ -306,58 +306,167 @@ func (s *Store) EventContributions(ctx context.Context, seq uint64) ([]EventCont
 // it: a tombstone, or a contribution under dimension values outside q.Where.
 // Ordered by BySeq.
 func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) ([]Supersession, error) {
+	lc, err := s.LateChanges(ctx, q, after, through)
+	if err != nil {
+		return nil, err
+	}
+	return lc.Under(q.Where), nil
+}
+
+// LateChanges is what the events with seq in (after, through] took out of one
+// figure, under every filter at once: a restatement asks it once per figure
+// and then, for each of its changed cells, Under the cell's filter, rather
+// than scanning the figure's contributions once per cell.
+type LateChanges struct {
+	after uint64
+	// The corrections and voids, with the dimension set of each contribution
+	// they took out.
+	superseded []lateSupersession
+	// Stock figures: the subjects whose latest row changed, with their latest
+	// row at after and at through.
+	heads []headChange
+	dims  map[int32]map[string]string // the dimension sets named above
+}
+
+type lateSupersession struct {
+	Supersession
+	dimSet int32
+}
+
+type headChange struct {
+	oldEvent     string
+	oldDimSet    int32
+	oldTombstone bool
+	newEvent     string
+	newSeq       uint64
+	newDimSet    int32
+	newTombstone bool
+}
+
+// LateChanges reads what Superseded lists, for q's figure under any filter
+// (q.Where is not used).
+func (s *Store) LateChanges(ctx context.Context, q Query, after, through uint64) (*LateChanges, error) {
 	figureID, err := s.figureID(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	where, err := json.Marshal(q.Where)
-	if err != nil {
-		return nil, err
-	}
-	if q.Where == nil {
-		where = []byte("{}")
-	}
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq, false FROM supersessions s
+	lc := &LateChanges{after: after, dims: map[int32]map[string]string{}}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq, c.dim_set FROM supersessions s
 		JOIN contributions c ON c.event_id = s.superseded_id
 		WHERE c.figure_id = $1 AND c.seq <= $2 AND s.by_seq > $2 AND s.by_seq <= $3
-		  AND c.dim_set IN (SELECT id FROM dim_sets WHERE dims @> $4::jsonb)
-		ORDER BY s.by_seq`, figureID, int64(after), int64(through), where)
+		ORDER BY s.by_seq`, figureID, int64(after), int64(through))
 	if err != nil {
 		return nil, err
 	}
-	out, err := collectSupersessions(rows)
-	if err != nil || q.Kind != "stock" {
-		return out, err
-	}
-	// Each subject's head (latest live row before the period end) at after and
-	// at through.
-	head := func(mark string) string {
-		return `SELECT DISTINCT ON (c.subject) c.subject, c.event_id, c.seq, c.dim_set, c.stops_counting FROM contributions c
-			WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $5 AND c.seq <= ` + mark + ` AND NOT EXISTS (
-				SELECT 1 FROM supersessions s WHERE s.superseded_id = c.event_id AND s.by_seq <= ` + mark + `)
-			ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
-	}
-	rows, err = s.pool.Query(ctx, `WITH filtered AS (SELECT id FROM dim_sets WHERE dims @> $4::jsonb)
-		SELECT o.event_id, n.event_id, n.seq, true FROM (`+head("$2")+`) o JOIN (`+head("$3")+`) n USING (subject)
-		WHERE o.stops_counting IS NULL AND o.dim_set IN (SELECT id FROM filtered)
-		  AND n.seq > $2 AND (n.stops_counting OR n.dim_set NOT IN (SELECT id FROM filtered))
-		ORDER BY n.seq`, figureID, int64(after), int64(through), where, q.End)
+	lc.superseded, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (lateSupersession, error) {
+		var (
+			sp  lateSupersession
+			seq int64
+		)
+		err := r.Scan(&sp.Superseded, &sp.By, &seq, &sp.dimSet)
+		sp.BySeq = uint64(seq)
+		return sp, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	stops, err := collectSupersessions(rows)
+	if q.Kind == "stock" {
+		// Each subject's head (latest live row before the period end) at after
+		// and at through. A head that changed is a row with seq in (after,
+		// through], so only the subjects with such a row are read: the late
+		// events' few, found by seq, not every subject of the figure.
+		head := func(mark string) string {
+			return `SELECT DISTINCT ON (c.subject) c.subject, c.event_id, c.seq, c.dim_set, c.stops_counting FROM contributions c
+				WHERE c.figure_id = $1 AND c.adj_period IS NULL AND c.occurred_at < $4 AND c.seq <= ` + mark + `
+				  AND c.subject IN (SELECT subject FROM late) AND NOT EXISTS (
+					SELECT 1 FROM supersessions s WHERE s.superseded_id = c.event_id AND s.by_seq <= ` + mark + `)
+				ORDER BY c.subject, c.occurred_at DESC, c.seq DESC`
+		}
+		rows, err := s.pool.Query(ctx, `WITH late AS MATERIALIZED (
+				SELECT DISTINCT l.subject FROM contributions l WHERE l.figure_id = $1 AND l.seq > $2 AND l.seq <= $3)
+			SELECT o.event_id, o.dim_set, o.stops_counting IS NOT NULL, n.event_id, n.seq, n.dim_set, n.stops_counting IS NOT NULL
+			FROM (`+head("$2")+`) o JOIN (`+head("$3")+`) n USING (subject)
+			WHERE n.seq > $2 ORDER BY n.seq`, figureID, int64(after), int64(through), q.End)
+		if err != nil {
+			return nil, err
+		}
+		lc.heads, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (headChange, error) {
+			var (
+				h   headChange
+				seq int64
+			)
+			err := r.Scan(&h.oldEvent, &h.oldDimSet, &h.oldTombstone, &h.newEvent, &seq, &h.newDimSet, &h.newTombstone)
+			h.newSeq = uint64(seq)
+			return h, err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var ids []int32
+	for _, sp := range lc.superseded {
+		ids = append(ids, sp.dimSet)
+	}
+	for _, h := range lc.heads {
+		ids = append(ids, h.oldDimSet, h.newDimSet)
+	}
+	if len(ids) == 0 {
+		return lc, nil
+	}
+	rows, err = s.pool.Query(ctx, `SELECT id, dims FROM dim_sets WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, err
 	}
-	// A correction that is also the subject's new head is listed once, as the
-	// correction.
-	for _, st := range stops {
+	var (
+		id  int32
+		doc []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &doc}, func() error {
+		var d map[string]string
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return fmt.Errorf("dimension set %d: %w", id, err)
+		}
+		lc.dims[id] = d
+		return nil
+	})
+	return lc, err
+}
+
+// Under is what the late events took out of the figure under where (the
+// dimension values a filter asks for, as in Query.Where), as Superseded lists it.
+func (lc *LateChanges) Under(where map[string]string) []Supersession {
+	if lc == nil {
+		return []Supersession{}
+	}
+	under := func(dimSet int32) bool {
+		d := lc.dims[dimSet]
+		for k, v := range where {
+			if got, ok := d[k]; !ok || got != v {
+				return false
+			}
+		}
+		return true
+	}
+	out := []Supersession{}
+	for _, sp := range lc.superseded {
+		if under(sp.dimSet) && !slices.Contains(out, sp.Supersession) {
+			out = append(out, sp.Supersession)
+		}
+	}
+	// A subject's contribution under where counted at after, and its new head
+	// is a tombstone or under other dimension values. A correction that is also
+	// the subject's new head is listed once, as the correction.
+	for _, h := range lc.heads {
+		if h.oldTombstone || !under(h.oldDimSet) || (!h.newTombstone && under(h.newDimSet)) {
+			continue
+		}
+		st := Supersession{Superseded: h.oldEvent, By: h.newEvent, BySeq: h.newSeq, StopsCounting: true}
 		if !slices.ContainsFunc(out, func(sp Supersession) bool { return sp.Superseded == st.Superseded && sp.By == st.By }) {
 			out = append(out, st)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Supersession) int { return cmp.Compare(a.BySeq, b.BySeq) })
-	return out, nil
+	return out
 }
 
 func collectSupersessions(rows pgx.Rows) ([]Supersession, error) {
