@@ -82,7 +82,7 @@ func (s *Service) Difference(ctx context.Context, id string, changedOnly bool, o
 	rows = slices.Clone(rows[offset:min(offset+limit, len(rows))])
 	if !cmp.recorded {
 		// A restatement made before the late events were recorded: trace them now.
-		late := lateChanges{}
+		late := newLateCache()
 		for i := range rows {
 			if !rows[i].Changed {
 				continue

@@ -42,6 +42,7 @@ type LineageRules interface {
 	Contributions(ctx context.Context, r rules.FigureRequest, before uint64, limit int) ([]rules.ContributionRow, error)
 	EventContributions(ctx context.Context, seq uint64) ([]rulesstore.EventContribution, error)
 	LateChanges(ctx context.Context, r rules.FigureRequest, after, through uint64) (*rulesstore.LateChanges, error)
+	LateContributions(ctx context.Context, r rules.FigureRequest, after uint64) ([]rulesstore.Row, error)
 	FigureDefinition(ruleset string, version int, name string) (rulesstore.FigureDef, bool)
 }
 
@@ -515,7 +516,7 @@ func (s *Service) Restate(ctx context.Context, id string, by auth.Principal) (Re
 		old[a.key] = a
 	}
 	seen := map[string]bool{}
-	late := lateChanges{}
+	late := newLateCache()
 	emit := func(a amount, before, after decimal.Decimal) error {
 		sp := specByCode[a.code]
 		where := sp.where
@@ -554,36 +555,80 @@ func (s *Service) Restate(ctx context.Context, id string, by auth.Principal) (Re
 	return out, nil
 }
 
-// lateChanges keeps, for one restatement, what the late events took out of each
-// figure (rules.Service.LateChanges), read once and then filtered for each
-// changed amount: reading it per amount scanned a figure's contributions once
-// per changed cell (an hour for 2,000 changes over 1,000,000 contributions).
-type lateChanges map[lateKey]*rulesstore.LateChanges
+// lateCache keeps, for one restatement, what the late events did to each figure
+// (rules.Service.LateContributions and LateChanges), read once and then
+// filtered for each changed amount, and the type of each late event. Reading
+// them per amount scanned a figure's contributions once per changed cell: an
+// hour for 2,000 changes over 1,000,000 contributions. A restatement asks with
+// the same rule versions and watermarks throughout.
+type lateCache struct {
+	rows    map[lateKey][]rulesstore.Row
+	changes map[lateKey]*rulesstore.LateChanges
+	types   map[uint64]string // by seq
+}
 
 type lateKey struct {
 	figure, period string
 	after, through uint64
 }
 
-// of is what the late events in (after, r.AsOfSeq] took out of r's figure. A
-// restatement asks with the same rule versions throughout.
-func (l lateChanges) of(ctx context.Context, lr LineageRules, r rules.FigureRequest, after uint64) (*rulesstore.LateChanges, error) {
+func newLateCache() *lateCache {
+	return &lateCache{rows: map[lateKey][]rulesstore.Row{}, changes: map[lateKey]*rulesstore.LateChanges{}, types: map[uint64]string{}}
+}
+
+// contributing are the late events that count for r's figure under r.Where.
+func (l *lateCache) contributing(ctx context.Context, lr LineageRules, r rules.FigureRequest, after uint64) ([]LateEvent, error) {
 	k := lateKey{r.Name, r.Period, after, r.AsOfSeq}
-	if lc, ok := l[k]; ok {
-		return lc, nil
+	rows, ok := l.rows[k]
+	if !ok {
+		var err error
+		if rows, err = lr.LateContributions(ctx, r, after); err != nil {
+			return nil, err
+		}
+		l.rows[k] = rows
 	}
-	lc, err := lr.LateChanges(ctx, r, after, r.AsOfSeq)
+	var out []LateEvent
+	for _, row := range rows {
+		if rulesstore.Under(row.Dims, r.Where) {
+			out = append(out, LateEvent{ID: row.EventID, Seq: row.Seq, Effect: "contributes"})
+		}
+	}
+	return out, nil
+}
+
+// tookOut is what the late events took out of r's figure under r.Where.
+func (l *lateCache) tookOut(ctx context.Context, lr LineageRules, r rules.FigureRequest, after uint64) ([]rulesstore.Supersession, error) {
+	k := lateKey{r.Name, r.Period, after, r.AsOfSeq}
+	lc, ok := l.changes[k]
+	if !ok {
+		var err error
+		if lc, err = lr.LateChanges(ctx, r, after, r.AsOfSeq); err != nil {
+			return nil, err
+		}
+		l.changes[k] = lc
+	}
+	return lc.Under(r.Where), nil
+}
+
+// typeOf is the type of the event at seq.
+func (l *lateCache) typeOf(ctx context.Context, ev Events, seq uint64) (string, error) {
+	if t, ok := l.types[seq]; ok {
+		return t, nil
+	}
+	e, err := ev.EventAt(ctx, seq)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	l[k] = lc
-	return lc, nil
+	var head struct{ Type string }
+	_ = json.Unmarshal(e.Envelope, &head)
+	l.types[seq] = head.Type
+	return head.Type, nil
 }
 
 // lateEvents are the events with seq above after behind a figure under a
 // filter: those contributing now, and the corrections and voids that took an
 // earlier contribution out.
-func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, late lateChanges, r rules.FigureRequest, after uint64) ([]LateEvent, error) {
+func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, late *lateCache, r rules.FigureRequest, after uint64) ([]LateEvent, error) {
 	out := []LateEvent{}
 	kind, _, _ := s.rules.FigureInfo(r.Name)
 	if kind == "derived" {
@@ -610,29 +655,16 @@ func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, la
 		sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 		return out, nil
 	}
-	for before := uint64(0); ; {
-		rows, err := lr.Contributions(ctx, r, before, 500)
-		if err != nil {
-			return nil, err
-		}
-		done := len(rows) < 500
-		for _, row := range rows {
-			if row.Seq <= after {
-				done = true
-				break
-			}
-			out = append(out, LateEvent{ID: row.EventID, Seq: row.Seq, Effect: "contributes"})
-			before = row.Seq
-		}
-		if done {
-			break
-		}
-	}
-	lc, err := late.of(ctx, lr, r, after)
+	contributing, err := late.contributing(ctx, lr, r, after)
 	if err != nil {
 		return nil, err
 	}
-	for _, sp := range lc.Under(r.Where) {
+	out = append(out, contributing...)
+	sup, err := late.tookOut(ctx, lr, r, after)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range sup {
 		effect := "supersedes " + sp.Superseded
 		if sp.StopsCounting {
 			effect = "stops counting " + sp.Superseded
@@ -640,14 +672,12 @@ func (s *Service) lateEvents(ctx context.Context, lr LineageRules, ev Events, la
 		out = append(out, LateEvent{ID: sp.By, Seq: sp.BySeq, Effect: effect})
 	}
 	for i := range out {
-		e, err := ev.EventAt(ctx, out[i].Seq)
+		typ, err := late.typeOf(ctx, ev, out[i].Seq)
 		if err != nil {
 			return nil, err
 		}
-		var head struct{ Type string }
-		_ = json.Unmarshal(e.Envelope, &head)
-		out[i].Type = head.Type
-		if head.Type == "void" {
+		out[i].Type = typ
+		if typ == "void" {
 			out[i].Effect = strings.Replace(out[i].Effect, "supersedes", "voids", 1)
 		}
 	}

@@ -573,11 +573,16 @@ func (s *Service) Watermark(ctx context.Context) (Progress, error) {
 
 // WaitFor blocks until the rules have processed the stream up to seq, or ctx
 // ends: every rule set version stored in the database, wherever it was onboarded.
+// Then it brings the planner's statistics up to date (Store.FreshenStats).
 func (s *Service) WaitFor(ctx context.Context, seq uint64) error {
 	if err := s.Sync(ctx); err != nil {
 		return err
 	}
-	return s.mgr.WaitFor(ctx, seq)
+	if err := s.mgr.WaitFor(ctx, seq); err != nil {
+		return err
+	}
+	// What waits for the projections queries them next (a filing, mostly).
+	return s.store.FreshenStats(ctx)
 }
 
 // Rebuild drops every projection and replays the stream for every rule set version.
@@ -843,25 +848,16 @@ type ConvertedValue struct {
 // cumulative figure under the request's filter, newest seq first, below before
 // (0: from the watermark). Their converted values sum to the figure.
 func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uint64, limit int) ([]ContributionRow, error) {
-	if r.Location == nil {
-		r.Location = time.UTC
-	}
-	p, err := period.Parse(r.Period, r.Location)
+	q, derived, err := s.lineageQuery(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+		return nil, err
 	}
 	if r.AsOfSeq == 0 {
 		return nil, fmt.Errorf("contributions need a watermark (as_of_seq): %w", httpjson.ErrInvalid)
 	}
-	l, f, err := s.resolveFresh(ctx, r.Name, p, r.Versions)
-	if err != nil {
-		return nil, err
+	if derived {
+		return nil, fmt.Errorf("figure %s is derived: it has no contributions of its own, see its inputs: %w", q.Figure, httpjson.ErrInvalid)
 	}
-	if f.Kind == ruleset.KindDerived {
-		return nil, fmt.Errorf("figure %s is derived: it has no contributions of its own, see its inputs: %w", f.Name, httpjson.ErrInvalid)
-	}
-	q := store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
-		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}
 	var rows []store.Row
 	if r.Filing != "" {
 		rows, err = s.store.LineageRows(ctx, q, r.Filing, before, limit)
@@ -879,8 +875,8 @@ func (s *Service) Contributions(ctx context.Context, r FigureRequest, before uin
 		if row.Currency != "" && r.Currency != "" && row.Currency != r.Currency {
 			rate, ok := rates[row.Currency]
 			if !ok {
-				if rate, err = s.store.FXRate(ctx, row.Currency, r.Currency, p.End, r.AsOfSeq); err != nil {
-					return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+				if rate, err = s.store.FXRate(ctx, row.Currency, r.Currency, q.End, r.AsOfSeq); err != nil {
+					return nil, fmt.Errorf("figure %s: %w", q.Figure, err)
 				}
 				rates[row.Currency] = rate
 			}
@@ -910,23 +906,45 @@ func (s *Service) Superseded(ctx context.Context, r FigureRequest, after, throug
 	return lc.Under(r.Where), nil
 }
 
-// LateChanges is what Superseded lists, read once for the request's figure under
-// every filter (r.Where is not used): Under gives it for one filter. It is nil
-// for a derived figure, which has no contributions of its own.
-func (s *Service) LateChanges(ctx context.Context, r FigureRequest, after, through uint64) (*store.LateChanges, error) {
+// lineageQuery is the store query of r's figure at r's watermark, under r's
+// filter; derived is true for a derived figure, which has no contributions.
+func (s *Service) lineageQuery(ctx context.Context, r FigureRequest) (q store.Query, derived bool, err error) {
 	if r.Location == nil {
 		r.Location = time.UTC
 	}
 	p, err := period.Parse(r.Period, r.Location)
 	if err != nil {
-		return nil, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
+		return q, false, fmt.Errorf("period: %w: %w", err, httpjson.ErrInvalid)
 	}
 	l, f, err := s.resolveFresh(ctx, r.Name, p, r.Versions)
-	if err != nil || f.Kind == ruleset.KindDerived {
+	if err != nil {
+		return q, false, err
+	}
+	return store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
+		Period: p.Text, Start: p.Start, End: p.End, AsOf: r.AsOfSeq, Where: r.Where}, f.Kind == ruleset.KindDerived, nil
+}
+
+// LateContributions are the rows that count for the request's figure at its
+// watermark with seq above after, under every filter (r.Where is not used),
+// newest first: from the filing's stored lineage when r.Filing names one whose
+// lineage is stored, as Contributions reads it. Nil for a derived figure.
+func (s *Service) LateContributions(ctx context.Context, r FigureRequest, after uint64) ([]store.Row, error) {
+	q, derived, err := s.lineageQuery(ctx, r)
+	if err != nil || derived {
 		return nil, err
 	}
-	return s.store.LateChanges(ctx, store.Query{Figure: f.Name, Ruleset: l.meta.Name, Version: l.meta.Version, Kind: string(f.Kind),
-		Period: p.Text, Start: p.Start, End: p.End}, after, through)
+	return s.store.LateRows(ctx, q, r.Filing, after)
+}
+
+// LateChanges is what Superseded lists, read once for the request's figure under
+// every filter (r.Where is not used): Under gives it for one filter. It is nil
+// for a derived figure, which has no contributions of its own.
+func (s *Service) LateChanges(ctx context.Context, r FigureRequest, after, through uint64) (*store.LateChanges, error) {
+	q, derived, err := s.lineageQuery(ctx, r)
+	if err != nil || derived {
+		return nil, err
+	}
+	return s.store.LateChanges(ctx, q, after, through)
 }
 
 // FigureDefinition is a figure as a rule set version defines it, with its CEL

@@ -276,6 +276,25 @@ func TestSubjectChangingItsDimensions(t *testing.T) {
 	if sp := s.superseded("corporate_exposure", "2026-10", seqMove-1, w, nil); len(sp) != 1 || sp[0].By != "l1-b" || !sp[0].StopsCounting {
 		t.Fatalf("superseded in corporate_exposure: %+v", sp)
 	}
+	// A restatement reads what the late events did once per figure and filters it
+	// per cell: the same answers as asking per filter, and the late rows that
+	// contribute under each filter are the move alone, under retail.
+	lc, err := s.svc.LateChanges(context.Background(), rules.FigureRequest{Name: "exposure", Period: "2026-10"}, seqMove-1, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := s.svc.LateContributions(context.Background(), rules.FigureRequest{Name: "exposure", Period: "2026-10", AsOfSeq: w}, seqMove-1)
+	if err != nil || len(late) != 1 || late[0].EventID != "l1-b" {
+		t.Fatalf("late contributions %+v (%v)", late, err)
+	}
+	for _, where := range []map[string]string{{"exposure_class": "corporate"}, {"exposure_class": "retail"}, nil} {
+		if got, want := lc.Under(where), s.superseded("exposure", "2026-10", seqMove-1, w, where); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("late changes under %v: %+v, asked alone %+v", where, got, want)
+		}
+		if got, want := store.Under(late[0].Dims, where), where == nil || where["exposure_class"] == "retail"; got != want {
+			t.Fatalf("the move under %v: %v", where, got)
+		}
+	}
 	// Impact: the move contributes under retail and stops counting under corporate.
 	imp := s.eventContributions(seqMove)
 	ex := imp["exposure"]

@@ -297,6 +297,59 @@ func (s *Store) EventContributions(ctx context.Context, seq uint64) ([]EventCont
 	return out, err
 }
 
+// LateRows are the rows that count for q's figure at q.AsOf with seq above
+// after, under every filter (q.Where is not used), newest first: the late
+// events that contribute, which a restatement then filters by each changed
+// cell's dimensions. They are filing's stored lineage when it is stored, as
+// LineageRows pages it, else computed from the contributions.
+func (s *Store) LateRows(ctx context.Context, q Query, filing string, after uint64) ([]Row, error) {
+	figureID, err := s.figureID(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	stored := false
+	if filing != "" {
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lineage_done WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3)`,
+			filing, figureID, int64(q.AsOf)).Scan(&stored); err != nil {
+			return nil, err
+		}
+	}
+	var rows pgx.Rows
+	if stored {
+		rows, err = s.pool.Query(ctx, `SELECT l.seq, l.event_id, l.subject, l.occurred_at, l.value::text, coalesce(l.currency, ''), d.dims,
+				coalesce(l.adj_period, '')
+			FROM lineage_rows l JOIN dim_sets d ON d.id = l.dim_set
+			WHERE l.filing_id = $1 AND l.figure_id = $2 AND l.as_of_seq = $3 AND l.seq > $4
+			ORDER BY l.seq DESC`, filing, figureID, int64(q.AsOf), int64(after))
+	} else {
+		rowsOf, err := countingRows(q)
+		if err != nil {
+			return nil, err
+		}
+		rows, err = s.pool.Query(ctx, `SELECT c.seq, c.event_id, c.subject, c.occurred_at, c.value::text, coalesce(c.currency, ''), d.dims,
+				coalesce(c.adj_period, '')
+			FROM (`+rowsOf+`) c
+			JOIN dim_sets d ON d.id = c.dim_set
+			WHERE c.seq > $6 AND $2::timestamptz < $4::timestamptz
+			ORDER BY c.seq DESC`, figureID, q.Start, int64(q.AsOf), q.End, q.Period, int64(after))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("figure %s late rows: %w", q.Figure, err)
+	}
+	return collectRows(rows)
+}
+
+// Under reports whether dims hold every dimension value where asks for, as a
+// figure's filter (Query.Where) selects dimension sets.
+func Under(dims, where map[string]string) bool {
+	for k, v := range where {
+		if got, ok := dims[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // Superseded lists the events superseded or voided by events with seq in
 // (after, through], whose contributions to q's figure (under q.Where) were
 // known at after: what a late correction or void took out of a figure. For a
@@ -438,15 +491,7 @@ func (lc *LateChanges) Under(where map[string]string) []Supersession {
 	if lc == nil {
 		return []Supersession{}
 	}
-	under := func(dimSet int32) bool {
-		d := lc.dims[dimSet]
-		for k, v := range where {
-			if got, ok := d[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
-	}
+	under := func(dimSet int32) bool { return Under(lc.dims[dimSet], where) }
 	out := []Supersession{}
 	for _, sp := range lc.superseded {
 		if under(sp.dimSet) && !slices.Contains(out, sp.Supersession) {
