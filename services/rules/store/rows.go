@@ -513,15 +513,3 @@ func (lc *LateChanges) Under(where map[string]string) []Supersession {
 	slices.SortStableFunc(out, func(a, b Supersession) int { return cmp.Compare(a.BySeq, b.BySeq) })
 	return out
 }
-
-func collectSupersessions(rows pgx.Rows) ([]Supersession, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Supersession, error) {
-		var (
-			sp  Supersession
-			seq int64
-		)
-		err := r.Scan(&sp.Superseded, &sp.By, &seq, &sp.StopsCounting)
-		sp.BySeq = uint64(seq)
-		return sp, err
-	})
-}
