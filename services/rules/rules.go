@@ -581,8 +581,13 @@ func (s *Service) WaitFor(ctx context.Context, seq uint64) error {
 	if err := s.mgr.WaitFor(ctx, seq); err != nil {
 		return err
 	}
-	// What waits for the projections queries them next (a filing, mostly).
-	return s.store.FreshenStats(ctx)
+	// What waits for the projections queries them next (a filing, mostly). A
+	// failed ANALYZE (a role that does not own the tables) only leaves the
+	// statistics to autovacuum.
+	if err := s.store.FreshenStats(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("analyzing contributions and supersessions failed; autovacuum will", "err", err)
+	}
+	return nil
 }
 
 // Rebuild drops every projection and replays the stream for every rule set version.
