@@ -492,9 +492,12 @@ func (lc *LateChanges) Under(where map[string]string) []Supersession {
 		return []Supersession{}
 	}
 	under := func(dimSet int32) bool { return Under(lc.dims[dimSet], where) }
+	type pair struct{ superseded, by string }
+	listed := map[pair]bool{} // a total over every subject can list thousands
 	out := []Supersession{}
 	for _, sp := range lc.superseded {
-		if under(sp.dimSet) && !slices.Contains(out, sp.Supersession) {
+		if k := (pair{sp.Superseded, sp.By}); under(sp.dimSet) && !listed[k] {
+			listed[k] = true
 			out = append(out, sp.Supersession)
 		}
 	}
@@ -505,9 +508,9 @@ func (lc *LateChanges) Under(where map[string]string) []Supersession {
 		if h.oldTombstone || !under(h.oldDimSet) || (!h.newTombstone && under(h.newDimSet)) {
 			continue
 		}
-		st := Supersession{Superseded: h.oldEvent, By: h.newEvent, BySeq: h.newSeq, StopsCounting: true}
-		if !slices.ContainsFunc(out, func(sp Supersession) bool { return sp.Superseded == st.Superseded && sp.By == st.By }) {
-			out = append(out, st)
+		if k := (pair{h.oldEvent, h.newEvent}); !listed[k] {
+			listed[k] = true
+			out = append(out, Supersession{Superseded: h.oldEvent, By: h.newEvent, BySeq: h.newSeq, StopsCounting: true})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Supersession) int { return cmp.Compare(a.BySeq, b.BySeq) })
