@@ -410,17 +410,11 @@ func (s *Service) build(ctx context.Context, st store.Template, t *template.Temp
 	}
 	s.log.Info("filing created", "filing_id", id, "template", st.ID, "version", st.Version, "period", p.Text, "as_of_seq", asOf,
 		"validations_passed", f.ValidationsOK, "amends", amends)
-	if amends != "" {
-		// A restatement reads the amended filing's lineage for every change it
-		// lists: stored before, rather than computed once per change meanwhile.
+	s.lineageWG.Add(1)
+	go func() {
+		defer s.lineageWG.Done()
 		s.storeLineage(context.WithoutCancel(ctx), t, f, p)
-	} else {
-		s.lineageWG.Add(1)
-		go func() {
-			defer s.lineageWG.Done()
-			s.storeLineage(context.WithoutCancel(ctx), t, f, p)
-		}()
-	}
+	}()
 	return s.store.Filing(ctx, id)
 }
 

@@ -148,6 +148,18 @@ func (s *Store) MaterializeByDims(ctx context.Context, q Query, filing string) (
 	return collectDimSums(rows)
 }
 
+// lineageStored reports whether filing's lineage of a figure at asOf is stored
+// in full (false for no filing).
+func (s *Store) lineageStored(ctx context.Context, filing string, figureID int32, asOf uint64) (bool, error) {
+	if filing == "" {
+		return false, nil
+	}
+	var stored bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lineage_done WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3)`,
+		filing, figureID, int64(asOf)).Scan(&stored)
+	return stored, err
+}
+
 // LineageRows pages the stored lineage of q's figure in filing, newest seq
 // first below before (0: from the top), under q.Where; while it is not stored
 // (yet), the same rows computed from the contributions.
@@ -156,9 +168,8 @@ func (s *Store) LineageRows(ctx context.Context, q Query, filing string, before 
 	if err != nil {
 		return nil, err
 	}
-	var stored bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lineage_done WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3)`,
-		filing, figureID, int64(q.AsOf)).Scan(&stored); err != nil {
+	stored, err := s.lineageStored(ctx, filing, figureID, q.AsOf)
+	if err != nil {
 		return nil, err
 	}
 	if !stored {
@@ -307,12 +318,9 @@ func (s *Store) LateRows(ctx context.Context, q Query, filing string, after uint
 	if err != nil {
 		return nil, err
 	}
-	stored := false
-	if filing != "" {
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lineage_done WHERE filing_id = $1 AND figure_id = $2 AND as_of_seq = $3)`,
-			filing, figureID, int64(q.AsOf)).Scan(&stored); err != nil {
-			return nil, err
-		}
+	stored, err := s.lineageStored(ctx, filing, figureID, q.AsOf)
+	if err != nil {
+		return nil, err
 	}
 	var rows pgx.Rows
 	if stored {
@@ -371,7 +379,6 @@ func (s *Store) Superseded(ctx context.Context, q Query, after, through uint64) 
 // and then, for each of its changed cells, Under the cell's filter, rather
 // than scanning the figure's contributions once per cell.
 type LateChanges struct {
-	after uint64
 	// The corrections and voids, with the dimension set of each contribution
 	// they took out.
 	superseded []lateSupersession
@@ -403,7 +410,7 @@ func (s *Store) LateChanges(ctx context.Context, q Query, after, through uint64)
 	if err != nil {
 		return nil, err
 	}
-	lc := &LateChanges{after: after, dims: map[int32]map[string]string{}}
+	lc := &LateChanges{dims: map[int32]map[string]string{}}
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT s.superseded_id, s.by_id, s.by_seq, c.dim_set FROM supersessions s
 		JOIN contributions c ON c.event_id = s.superseded_id
 		WHERE c.figure_id = $1 AND c.seq <= $2 AND s.by_seq > $2 AND s.by_seq <= $3
