@@ -72,6 +72,8 @@ num() {
 ratio() { [[ -n "$1" && -n "$2" ]] && awk -v a="$1" -v b="$2" -v w="${3:-}" 'BEGIN {printf "%.2f%s", a / b, w ? " " w : ""}' || echo "—"; }
 # max_of A B: the larger of two numbers.
 max_of() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
+# allow CPU: the events/s the machine's cores allow at CPU µs per event, or nothing.
+allow() { [[ -n "$1" ]] && awk -v c="$1" -v n="$cores" 'BEGIN {print n * 1e6 / c}' || true; }
 # val V UNIT: V and its unit, or — when missing.
 val() { [[ -n "$1" && "$1" != "—" ]] && echo "$1 $2" || echo "—"; }
 # met RATIO OP LIMIT...: "yes" when every RATIO OP LIMIT pair holds (OP >= or <=).
@@ -200,7 +202,7 @@ if ! skipped e2e; then
   (cd cmd/ledgerline && go run ./benchplot -in "$csv" -out "$root/bench/throughput.png")
   cpu() { awk -v a="$(m ingest_cpu_µs/event)" -v b="$(m worker_cpu_µs/event)" -v c="$(m bench_cpu_µs/event)" -v d="$(m pg_cpu_µs/event)" "BEGIN {printf \"%.1f\", $1}"; }
   ecpuall=$(cpu 'a+b+c+d')
-  ecpu="End to end, CPU per event: ingest process $(cpu a) µs, rule worker $(cpu b) µs, benchmark process (JetStream server, HTTP senders) $(cpu c) µs, PostgreSQL $(cpu d) µs; $(cpu 'a+b+c+d') µs in all, which the $cores cores allow at most $(num "$(cpu "$cores"'e6/(a+b+c+d)')") events/s."
+  ecpu="End to end, CPU per event: ingest process $(cpu a) µs, rule worker $(cpu b) µs, benchmark process (JetStream server, HTTP senders) $(cpu c) µs, PostgreSQL $(cpu d) µs; $(cpu 'a+b+c+d') µs in all, which the $cores cores allow at most $(num "$(allow "$ecpuall")") events/s."
   {
     echo "## End to end: POST /v1/events to every contribution committed"
     echo
@@ -240,7 +242,7 @@ if ! skipped e2e; then
     echo "| CPU per event: benchmark process (JetStream server, HTTP senders) | $(m bench_cpu_µs/event) µs | |"
     echo "| CPU per event: PostgreSQL | $(m pg_cpu_µs/event) µs | |"
     echo "| CPU per event, all processes | $(cpu 'a+b+c+d') µs | |"
-    echo "| events/s the $cores cores allow at that CPU per event | $(num "$(cpu "$cores"'e6/(a+b+c+d)')") | |"
+    echo "| events/s the $cores cores allow at that CPU per event | $(num "$(allow "$ecpuall")") | |"
     echo
     echo '```'
     echo "$out"
@@ -354,11 +356,8 @@ table=$(
     "raw publish, same run; target ≥ 40,000 and ≥ 0.4" "$(ratio "$e2e" "$eraw" "of raw")" "$(met "$e2e" '>=' 40000 "$eratio" '>=' 0.4)"
   row "end to end at most, from the stages measured alone: 1 / (1/ingest + 1/rules)" "$(val "$(num "$ceiling")" events/s)" \
     "raw publish: of the ingest runs; of the end-to-end run" "$(ratio "$ceiling" "$raw"); $(ratio "$ceiling" "$eraw")" ""
-  # As ratios of CPU per event (raw publish's over this), what each path reaches of
-  # raw publish when the cores are what limits both.
   # What the cores allow at a CPU cost per event, against raw publish of the
   # end-to-end run (the ratio's limit) and of the ingest runs.
-  allow() { [[ -n "$1" ]] && awk -v c="$1" -v n="$cores" 'BEGIN {print n * 1e6 / c}' || true; }
   row "CPU per event, the raw operations every event needs: publish ${rawcpu:-—} + fetch ${fetchcpu:-—} + COPY of its 3 rows ${copycpu:-—} µs; the $cores cores allow at most $(val "$(num "$(allow "$floorcpu")")" events/s) at that" \
     "$(val "$floorcpu" µs)" "raw publish: of the end-to-end run; of the ingest runs" "$(ratio "$(allow "$floorcpu")" "$eraw"); $(ratio "$(allow "$floorcpu")" "$raw" "(the most any path could reach)")" ""
   row "CPU per event, end to end (all processes; beyond those raw operations: $(val "$([[ -n "$ecpuall" && -n "$floorcpu" ]] && awk -v a="$ecpuall" -v b="$floorcpu" 'BEGIN {printf "%.1f", a - b}' || true)" µs)); the $cores cores allow at most $(val "$(num "$(allow "$ecpuall")")" events/s) at that" \
