@@ -9,6 +9,7 @@ import (
 
 	"github.com/ledgerline/ledgerline/platform/auth"
 	"github.com/ledgerline/ledgerline/services/rules"
+	"github.com/ledgerline/ledgerline/services/rules/store"
 )
 
 const creditRules = `
@@ -249,13 +250,19 @@ figures:
 	}
 }
 
+// numberedLoan is the i-th of a run of loan balances over 40 loans and 7
+// counterparties in October 2026.
+func numberedLoan(i int) map[string]any {
+	return loan(fmt.Sprintf("l-%d", i), fmt.Sprintf("L%d", i%40), fmt.Sprintf("CP%d", i%7), fmt.Sprintf("%d.%02d", i, i%100), "EUR",
+		fmt.Sprintf("2026-10-%02dT12:00:00Z", 1+i%28))
+}
+
 // TestRebuildGivesIdenticalRows drops the projections and replays the stream.
 func TestRebuildGivesIdenticalRows(t *testing.T) {
 	s := newStack(t)
 	s.onboard(creditRules)
 	for i := 0; i < 300; i++ {
-		s.publish(loan(fmt.Sprintf("l-%d", i), fmt.Sprintf("L%d", i%40), fmt.Sprintf("CP%d", i%7), fmt.Sprintf("%d.%02d", i, i%100), "EUR",
-			fmt.Sprintf("2026-10-%02dT12:00:00Z", 1+i%28)))
+		s.publish(numberedLoan(i))
 		if i%50 == 0 {
 			s.publish(payment(fmt.Sprintf("p-%d", i), "3.00", "2026-10-03T09:00:00Z"))
 		}
@@ -279,6 +286,39 @@ func TestRebuildGivesIdenticalRows(t *testing.T) {
 	after, _, _ := s.figure("loan_exposure", "2026-10")
 	if before.Value != after.Value {
 		t.Fatalf("figure %s before, %s after the rebuild", before.Value, after.Value)
+	}
+}
+
+// TestAnIdleWorkerNoticesARebuildElsewhere: a rebuild run by another process
+// drops every position while this process's worker holds the partition and
+// waits, idle, past the stream's last event on a consumer the rebuild did not
+// delete (created between that process's consumer deletion and its drop). With
+// no new event it would never commit, so never find its position gone, and the
+// rebuild would wait for ever; the worker checks while idle and starts over.
+func TestAnIdleWorkerNoticesARebuildElsewhere(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	for i := 0; i < 300; i++ {
+		s.publish(numberedLoan(i))
+	}
+	last := s.settle()
+	ctx := context.Background()
+	n1, sum1, err := s.svc.Checksum(ctx)
+	if err != nil || n1 < 300 {
+		t.Fatalf("checksum: %d rows, %v", n1, err)
+	}
+	// What the other process's rebuild does once its own workers have stopped
+	// and the consumers it found are deleted.
+	if err := store.New(s.db.Pool).DropProjections(ctx, "another process"); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.svc.WaitFor(wait, last); err != nil {
+		t.Fatalf("after another process's rebuild: %v", err)
+	}
+	if n2, sum2, err := s.svc.Checksum(ctx); err != nil || n2 != n1 || sum2 != sum1 {
+		t.Fatalf("rebuilt: %d rows %s, live: %d rows %s (%v)", n2, sum2, n1, sum1, err)
 	}
 }
 

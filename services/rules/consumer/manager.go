@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -85,11 +86,15 @@ func NewManager(js jetstream.JetStream, stream string, st *store.Store, cfg Conf
 // Start runs the workers of versions until ctx ends.
 func (m *Manager) Start(ctx context.Context, versions []*Version) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.startLocked(ctx, versions)
+}
+
+func (m *Manager) startLocked(ctx context.Context, versions []*Version) {
 	m.parent = ctx
 	m.ctx, m.cancel = context.WithCancel(ctx)
-	m.mu.Unlock()
 	for _, v := range versions {
-		m.Add(v)
+		m.addLocked(v)
 	}
 }
 
@@ -99,19 +104,26 @@ func (m *Manager) Start(ctx context.Context, versions []*Version) {
 func (m *Manager) Add(v *Version) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.addLocked(v)
+}
+
+func (m *Manager) addLocked(v *Version) {
 	prefix := m.prefix(v)
 	if _, ok := m.running[prefix]; ok || m.ctx == nil {
 		return
 	}
 	m.running[prefix] = v
-	if m.cfg.NoWorkers {
+	// Stopped (or rebuilding: the rebuild starts every version it finds here
+	// again), the version is only kept.
+	ctx := m.ctx
+	if m.cfg.NoWorkers || ctx.Err() != nil {
 		return
 	}
 	for p := 0; p < m.cfg.Partitions; p++ {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.runPartition(m.ctx, v, p)
+			m.runPartition(ctx, v, p)
 		}()
 	}
 }
@@ -149,7 +161,10 @@ func (m *Manager) runPartition(ctx context.Context, v *Version, p int) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil && !errors.Is(err, errNotOwner) {
+		switch {
+		case errors.Is(err, errRebuilt):
+			m.log.Info("the projections were rebuilt by another process; this partition starts over", "consumer", name)
+		case err != nil && !errors.Is(err, errNotOwner):
 			m.log.Warn("rule consumer stopped; restarting", "consumer", name, "err", err)
 		}
 		select {
@@ -160,6 +175,14 @@ func (m *Manager) runPartition(ctx context.Context, v *Version, p int) {
 }
 
 var errNotOwner = errors.New("another process works this partition")
+
+// errRebuilt means the partition's stored position was dropped (or moved back)
+// under this worker, by a rebuild run in another process.
+var errRebuilt = errors.New("the partition's position was dropped by a rebuild")
+
+// idleCheck is how often a worker with nothing to do checks that its stored
+// position is still there.
+const idleCheck = time.Second
 
 func (m *Manager) work(ctx context.Context, v *Version, p int, name string) error {
 	conn, err := m.store.Pool().Acquire(ctx)
@@ -219,6 +242,8 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	defer cancel()
 	pending := make(chan evaluated, 1)
 	committed := make(chan error, 1)
+	var through atomic.Uint64 // the position the committer has committed
+	through.Store(pos)
 	go func() {
 		defer close(committed)
 		for e := range pending {
@@ -231,6 +256,7 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 				m.events.Add(float64(e.n))
 				m.rows.Add(float64(len(e.b.Contributions)))
 				m.fails.Add(float64(len(e.b.Failures)))
+				through.Store(e.b.Through)
 			}
 			putRows(e.b.Contributions)
 			// AckAll: acknowledging the last message acknowledges the batch.
@@ -248,12 +274,27 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 		return err
 	}
 	var delivered uint64 // the consumer sequence of the last message received
+	checked := time.Now()
 	for ctx.Err() == nil {
 		msgs, err := m.gather(ctx, cons)
 		if err != nil {
 			return stop(err)
 		}
 		if len(msgs) == 0 {
+			// A rebuild in another process drops the positions; a busy worker
+			// finds out at its next commit (ErrStalePosition), an idle one only
+			// by looking: it may hold the partition on a consumer past the
+			// stream's end, and the rebuild would wait for its next event.
+			if time.Since(checked) >= idleCheck {
+				checked = time.Now()
+				stored, ok, err := m.store.StoredPosition(ctx, v.Name, v.Number, m.cfg.Partitions, p)
+				if err != nil {
+					return stop(err)
+				}
+				if !ok || stored < through.Load() {
+					return stop(errRebuilt)
+				}
+			}
 			continue
 		}
 		seqs, err := inSequence(msgs, &delivered)
@@ -520,13 +561,6 @@ func (m *Manager) deleteConsumers(ctx context.Context) error {
 // Rebuild stops the workers, deletes their consumers, drops the projections and
 // starts every version again from the first event.
 func (m *Manager) Rebuild(ctx context.Context, by string) error {
-	m.mu.Lock()
-	versions := make([]*Version, 0, len(m.running))
-	for _, v := range m.running {
-		versions = append(versions, v)
-	}
-	parent := m.parent
-	m.mu.Unlock()
 	m.Stop()
 	if err := m.deleteConsumers(ctx); err != nil {
 		return err
@@ -534,9 +568,17 @@ func (m *Manager) Rebuild(ctx context.Context, by string) error {
 	if err := m.store.DropProjections(ctx, by); err != nil {
 		return err
 	}
+	// Every version known by now, including one another process onboarded
+	// while this one rebuilt (Add kept it, its workers ended with the stopped
+	// context), starts again in one step: an Add in between would otherwise
+	// find it running and start nothing.
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	versions := make([]*Version, 0, len(m.running))
+	for _, v := range m.running {
+		versions = append(versions, v)
+	}
 	m.running = map[string]*Version{}
-	m.mu.Unlock()
-	m.Start(parent, versions)
+	m.startLocked(m.parent, versions)
 	return nil
 }

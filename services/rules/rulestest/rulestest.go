@@ -81,13 +81,13 @@ func (w *Worker) Onboard(src string) {
 // WaitFor polls the worker's watermark until it reaches seq (at most 10 minutes).
 func (w *Worker) WaitFor(seq uint64) {
 	w.t.Helper()
+	var p struct{ Watermark uint64 }
 	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		var p struct{ Watermark uint64 }
 		if code := w.Do("GET", "/v1/rules/watermark", auth.RoleAuditor, nil, &p); code == 200 && p.Watermark >= seq {
 			return
 		}
 		if time.Now().After(deadline) {
-			w.t.Fatalf("the rules worker did not reach seq %d in 10 minutes", seq)
+			w.t.Fatalf("the rules worker did not reach seq %d in 10 minutes (its watermark: %d)", seq, p.Watermark)
 		}
 	}
 }

@@ -300,17 +300,28 @@ func nullable(s string) *string {
 	return &s
 }
 
-// Position is a partition's committed position (0 when it has none yet).
+// Position is a partition's committed position (0 when it has none yet, and
+// from then on a row at 0: a worker holding the partition finds it gone only
+// when a rebuild drops the positions).
 func (s *Store) Position(ctx context.Context, ruleset string, version, partitions, partition int) (uint64, error) {
+	seq, ok, err := s.StoredPosition(ctx, ruleset, version, partitions, partition)
+	if err == nil && !ok {
+		_, err = s.pool.Exec(ctx, `INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, 0)
+			ON CONFLICT DO NOTHING`, ruleset, version, partitions, partition)
+	}
+	return seq, err
+}
+
+// StoredPosition is a partition's committed position as stored, and whether
+// there is one (a rebuild drops them all).
+func (s *Store) StoredPosition(ctx context.Context, ruleset string, version, partitions, partition int) (uint64, bool, error) {
 	var seq int64
 	err := s.pool.QueryRow(ctx, `SELECT seq FROM rule_positions WHERE ruleset = $1 AND version = $2 AND partitions = $3 AND partition = $4`,
 		ruleset, version, partitions, partition).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		_, err = s.pool.Exec(ctx, `INSERT INTO rule_positions (ruleset, version, partitions, partition, seq) VALUES ($1, $2, $3, $4, 0)
-			ON CONFLICT DO NOTHING`, ruleset, version, partitions, partition)
-		return 0, err
+		return 0, false, nil
 	}
-	return uint64(seq), err
+	return uint64(seq), err == nil, err
 }
 
 // MinPosition is the lowest committed position over the given versions'
