@@ -245,6 +245,12 @@ func TestServeRoles(t *testing.T) {
 		}
 	}
 	wantRules(3900)
+	// And once more with that worker idle past the stream's last event.
+	if code := apitest.Do(t, standby.url(), operator, "POST", "/v1/projections/rebuild", nil, nil); code != 202 {
+		t.Fatalf("POST /v1/projections/rebuild on %s (the worker idle): %d", standby.name, code)
+	}
+	rulesAt(standby, last)
+	wantRules(3900)
 	// The worker killed: the standby takes over.
 	worker.kill()
 	last = push(3900, 300)
