@@ -322,6 +322,33 @@ func TestAnIdleWorkerNoticesARebuildElsewhere(t *testing.T) {
 	}
 }
 
+// TestAFailedRebuildLeavesTheWorkersRunning: a rebuild that fails part way
+// (here its context is already over, so deleting the consumers fails) answers
+// the error, and the workers it stopped run again: the next event is processed.
+func TestAFailedRebuildLeavesTheWorkersRunning(t *testing.T) {
+	s := newStack(t)
+	s.onboard(creditRules)
+	for i := 0; i < 100; i++ {
+		s.publish(numberedLoan(i))
+	}
+	s.settle()
+	over, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.svc.Rebuild(over, "test"); err == nil {
+		t.Fatal("a rebuild with its context over succeeded")
+	}
+	s.publish(numberedLoan(100))
+	wait, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	last, err := s.events.LastSeq(wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.WaitFor(wait, last); err != nil {
+		t.Fatalf("after a failed rebuild: %v", err)
+	}
+}
+
 // TestANewVersionIsBackfilled: a version onboarded after the events were stored
 // replays the stream for itself; periods before its effective_from use the old one.
 func TestANewVersionIsBackfilled(t *testing.T) {

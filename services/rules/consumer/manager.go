@@ -559,19 +559,25 @@ func (m *Manager) deleteConsumers(ctx context.Context) error {
 }
 
 // Rebuild stops the workers, deletes their consumers, drops the projections and
-// starts every version again from the first event.
+// starts every version again from the first event. The workers start again
+// whatever happens: after a failed drop they continue from their positions.
 func (m *Manager) Rebuild(ctx context.Context, by string) error {
 	m.Stop()
+	defer m.restart()
 	if err := m.deleteConsumers(ctx); err != nil {
-		return err
+		return fmt.Errorf("delete the rule consumers: %w", err)
 	}
 	if err := m.store.DropProjections(ctx, by); err != nil {
-		return err
+		return fmt.Errorf("drop the projections: %w", err)
 	}
-	// Every version known by now, including one another process onboarded
-	// while this one rebuilt (Add kept it, its workers ended with the stopped
-	// context), starts again in one step: an Add in between would otherwise
-	// find it running and start nothing.
+	return nil
+}
+
+// restart starts the workers of every version known by now again, including
+// one another process onboarded while these were stopped (Add kept it, with no
+// workers), in one step: an Add in between would otherwise find it running
+// and start nothing.
+func (m *Manager) restart() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	versions := make([]*Version, 0, len(m.running))
@@ -580,5 +586,4 @@ func (m *Manager) Rebuild(ctx context.Context, by string) error {
 	}
 	m.running = map[string]*Version{}
 	m.startLocked(m.parent, versions)
-	return nil
 }
