@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ledgerline/ledgerline/platform/auth"
+	"github.com/ledgerline/ledgerline/platform/config"
 	"github.com/ledgerline/ledgerline/services/rules"
 	"github.com/ledgerline/ledgerline/services/rules/store"
 )
@@ -295,30 +296,39 @@ func TestRebuildGivesIdenticalRows(t *testing.T) {
 // delete (created between that process's consumer deletion and its drop). With
 // no new event it would never commit, so never find its position gone, and the
 // rebuild would wait for ever; the worker checks while idle and starts over.
+// Meanwhile the watermark must not take that idle consumer for a partition
+// done (with several partitions it reads the consumers).
 func TestAnIdleWorkerNoticesARebuildElsewhere(t *testing.T) {
-	s := newStack(t)
-	s.onboard(creditRules)
-	for i := 0; i < 300; i++ {
-		s.publish(numberedLoan(i))
-	}
-	last := s.settle()
-	ctx := context.Background()
-	n1, sum1, err := s.svc.Checksum(ctx)
-	if err != nil || n1 < 300 {
-		t.Fatalf("checksum: %d rows, %v", n1, err)
-	}
-	// What the other process's rebuild does once its own workers have stopped
-	// and the consumers it found are deleted.
-	if err := store.New(s.db.Pool).DropProjections(ctx, "another process"); err != nil {
-		t.Fatal(err)
-	}
-	wait, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := s.svc.WaitFor(wait, last); err != nil {
-		t.Fatalf("after another process's rebuild: %v", err)
-	}
-	if n2, sum2, err := s.svc.Checksum(ctx); err != nil || n2 != n1 || sum2 != sum1 {
-		t.Fatalf("rebuilt: %d rows %s, live: %d rows %s (%v)", n2, sum2, n1, sum1, err)
+	for _, partitions := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d partitions", partitions), func(t *testing.T) {
+			s := newStack(t, func(c *config.Config) { c.Rules.Partitions = partitions })
+			s.onboard(creditRules)
+			for i := 0; i < 300; i++ {
+				s.publish(numberedLoan(i))
+			}
+			last := s.settle()
+			ctx := context.Background()
+			n1, sum1, err := s.svc.Checksum(ctx)
+			if err != nil || n1 < 300 {
+				t.Fatalf("checksum: %d rows, %v", n1, err)
+			}
+			// What the other process's rebuild does once its own workers have
+			// stopped and the consumers it found are deleted.
+			if err := store.New(s.db.Pool).DropProjections(ctx, "another process"); err != nil {
+				t.Fatal(err)
+			}
+			if p, err := s.svc.Watermark(ctx); err != nil || p.Watermark >= last {
+				t.Fatalf("right after the drop the watermark is %d of %d (%v): the projections are empty", p.Watermark, last, err)
+			}
+			wait, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := s.svc.WaitFor(wait, last); err != nil {
+				t.Fatalf("after another process's rebuild: %v", err)
+			}
+			if n2, sum2, err := s.svc.Checksum(ctx); err != nil || n2 != n1 || sum2 != sum1 {
+				t.Fatalf("rebuilt: %d rows %s, live: %d rows %s (%v)", n2, sum2, n1, sum1, err)
+			}
+		})
 	}
 }
 

@@ -199,17 +199,20 @@ func (m *Manager) work(ctx context.Context, v *Version, p int, name string) erro
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey(name)) //nolint:errcheck
 
-	pos, err := m.store.Position(ctx, v.Name, v.Number, m.cfg.Partitions, p)
-	if err != nil {
-		return err
-	}
 	// The committed position in PostgreSQL is the truth; the JetStream consumer is
 	// only a cursor. Holding the partition's lock, the worker recreates it to start
 	// right after that position: events a crashed worker had received but not
 	// committed come again at once, and never get acknowledged unseen (AckAll would
-	// otherwise acknowledge them with the first later batch).
+	// otherwise acknowledge them with the first later batch). It is deleted before
+	// the position is read: with several partitions the watermark trusts a
+	// consumer only while the partition has a position, and an old consumer with
+	// nothing pending must not be taken for a partition done.
 	if err := m.js.DeleteConsumer(ctx, m.stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return fmt.Errorf("reset consumer %s: %w", name, err)
+	}
+	pos, err := m.store.Position(ctx, v.Name, v.Number, m.cfg.Partitions, p)
+	if err != nil {
+		return err
 	}
 	filter := envelope.PartitionFilter(p, m.cfg.Partitions)
 	if m.cfg.Partitions == 1 {
@@ -442,16 +445,16 @@ func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
 	}
 	last = info.State.LastSeq
 	mark = last
+	m.mu.Lock()
+	all := make([]*Version, 0, len(m.running))
+	for _, v := range m.running {
+		all = append(all, v)
+	}
+	m.mu.Unlock()
 	if m.cfg.Partitions == 1 {
 		// One partition holds every event, so its committed position is exactly how
 		// far the version has processed the stream: no need to read consumer state
 		// (whose pending counts may lag a message just stored).
-		m.mu.Lock()
-		all := make([]*Version, 0, len(m.running))
-		for _, v := range m.running {
-			all = append(all, v)
-		}
-		m.mu.Unlock()
 		for _, v := range all {
 			low, err := m.store.MinPosition(ctx, 1, map[string]int{v.Name: v.Number})
 			if err != nil {
@@ -461,18 +464,45 @@ func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
 		}
 		return mark, last, nil
 	}
+	done := map[string]time.Time{} // consumers with nothing pending → when each was created
 	err = m.eachConsumer(ctx, st, func(ci *jetstream.ConsumerInfo) {
 		if ci == nil {
 			mark = 0 // a partition's consumer is being reset: nothing can be promised
 			return
 		}
 		if ci.NumPending == 0 && ci.NumAckPending == 0 {
+			done[ci.Name] = ci.Created
 			return
 		}
 		// Acked means committed (ack follows commit); below the ack floor all is done.
 		mark = min(mark, ci.AckFloor.Stream)
 	})
-	return mark, last, err
+	if err != nil || mark == 0 || len(done) == 0 {
+		return mark, last, err
+	}
+	// A consumer with nothing pending may be one left from before a rebuild
+	// that another process ran (its worker, idle, has not noticed yet): its
+	// partition then has no position (a worker deletes its consumer before it
+	// stores one). Only then are the positions read, and the consumers read
+	// again: one recreated meanwhile was not the one that said it was done.
+	for _, v := range all {
+		if ok, err := m.store.HasPositions(ctx, v.Name, v.Number, m.cfg.Partitions); err != nil || !ok {
+			return 0, last, err
+		}
+	}
+	for name, created := range done {
+		c, err := st.Consumer(ctx, name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return 0, last, nil
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if !c.CachedInfo().Created.Equal(created) {
+			return 0, last, nil
+		}
+	}
+	return mark, last, nil
 }
 
 // Lag is the number of events the consumers have not committed yet.

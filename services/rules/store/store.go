@@ -345,6 +345,16 @@ func (s *Store) MinPosition(ctx context.Context, partitions int, versions map[st
 	return low, nil
 }
 
+// HasPositions tells whether every partition of a version has a stored
+// position (a worker stores one, at 0, before it creates its consumer; a
+// rebuild drops them all).
+func (s *Store) HasPositions(ctx context.Context, ruleset string, version, partitions int) (bool, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM rule_positions WHERE ruleset = $1 AND version = $2 AND partitions = $3`,
+		ruleset, version, partitions).Scan(&n)
+	return n >= partitions, err
+}
+
 // PartitionCounts lists the partition counts the stored positions were made with.
 func (s *Store) PartitionCounts(ctx context.Context) ([]int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT DISTINCT partitions FROM rule_positions ORDER BY 1`)
