@@ -138,6 +138,15 @@ func (m *Manager) Stop() {
 	m.wg.Wait()
 }
 
+// runningLocked lists the versions this manager runs (or tracks).
+func (m *Manager) runningLocked() []*Version {
+	all := make([]*Version, 0, len(m.running))
+	for _, v := range m.running {
+		all = append(all, v)
+	}
+	return all
+}
+
 func (m *Manager) prefix(v *Version) string {
 	return fmt.Sprintf("rules_%s_v%d", v.Name, v.Number)
 }
@@ -446,10 +455,7 @@ func (m *Manager) State(ctx context.Context) (mark, last uint64, err error) {
 	last = info.State.LastSeq
 	mark = last
 	m.mu.Lock()
-	all := make([]*Version, 0, len(m.running))
-	for _, v := range m.running {
-		all = append(all, v)
-	}
+	all := m.runningLocked()
 	m.mu.Unlock()
 	if m.cfg.Partitions == 1 {
 		// One partition holds every event, so its committed position is exactly how
@@ -610,10 +616,7 @@ func (m *Manager) Rebuild(ctx context.Context, by string) error {
 func (m *Manager) restart() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	versions := make([]*Version, 0, len(m.running))
-	for _, v := range m.running {
-		versions = append(versions, v)
-	}
+	versions := m.runningLocked()
 	m.running = map[string]*Version{}
 	m.startLocked(m.parent, versions)
 }
