@@ -165,11 +165,7 @@ func (s *Service) compare(ctx context.Context, id string) (*comparison, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.store.Template(ctx, amended.Template, amended.TemplateVersion)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, amended.Template, amended.TemplateVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -42,11 +42,7 @@ func (s *Service) FigureContributions(ctx context.Context, id, figure string, wh
 	if err != nil {
 		return ContributionPage{}, err
 	}
-	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
-	if err != nil {
-		return ContributionPage{}, err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, f.Template, f.TemplateVersion)
 	if err != nil {
 		return ContributionPage{}, err
 	}
@@ -181,11 +177,7 @@ func (s *Service) FiledSheets(ctx context.Context, id string) (FiledReport, erro
 	if err != nil {
 		return FiledReport{}, err
 	}
-	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
-	if err != nil {
-		return FiledReport{}, err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, f.Template, f.TemplateVersion)
 	if err != nil {
 		return FiledReport{}, err
 	}

@@ -114,11 +114,7 @@ func (s *Service) cellContext(ctx context.Context, id, code string, row int) (ce
 	if err != nil {
 		return cellContext{}, err
 	}
-	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
-	if err != nil {
-		return cellContext{}, err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, f.Template, f.TemplateVersion)
 	if err != nil {
 		return cellContext{}, err
 	}
@@ -804,11 +800,7 @@ func (s *Service) kind(figure string) string {
 }
 
 func (s *Service) filingPeriod(ctx context.Context, fc store.FiledCell) (period.Period, error) {
-	st, err := s.store.Template(ctx, fc.Template, fc.TemplateVersion)
-	if err != nil {
-		return period.Period{}, err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, fc.Template, fc.TemplateVersion)
 	if err != nil {
 		return period.Period{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,11 +89,7 @@ func (s *Service) SetSubmitter(sub Submitter) {
 
 // SubmissionChannel is the channel a filing's template version names ("" for none).
 func (s *Service) SubmissionChannel(ctx context.Context, f store.Filing) (string, error) {
-	st, err := s.store.Template(ctx, f.Template, f.TemplateVersion)
-	if err != nil {
-		return "", err
-	}
-	t, err := s.parse(st)
+	t, err := s.templateVersion(ctx, f.Template, f.TemplateVersion)
 	if err != nil || t.Submission == nil {
 		return "", err
 	}
@@ -294,9 +291,28 @@ func (s *Service) Template(ctx context.Context, id string, version int) (store.T
 	return s.store.Template(ctx, id, version)
 }
 
+// templateVersion is the parsed source of a stored version. Only its first use
+// reads the version from PostgreSQL: versions are immutable, and a lineage page
+// should not fetch a 5,000-cell source and its layout again to reuse the parse.
+func (s *Service) templateVersion(ctx context.Context, id string, version int) (*template.Template, error) {
+	s.mu.Lock()
+	p, ok := s.parsed[parseKey(id, version)]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	st, err := s.store.Template(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return s.parse(st)
+}
+
+func parseKey(id string, version int) string { return id + "/" + strconv.Itoa(version) }
+
 // parse returns the parsed source of a stored version (cached: versions are immutable).
 func (s *Service) parse(t store.Template) (*template.Template, error) {
-	key := fmt.Sprintf("%s/%d", t.ID, t.Version)
+	key := parseKey(t.ID, t.Version)
 	s.mu.Lock()
 	p, ok := s.parsed[key]
 	s.mu.Unlock()
