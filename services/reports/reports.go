@@ -295,10 +295,7 @@ func (s *Service) Template(ctx context.Context, id string, version int) (store.T
 // reads the version from PostgreSQL: versions are immutable, and a lineage page
 // should not fetch a 5,000-cell source and its layout again to reuse the parse.
 func (s *Service) templateVersion(ctx context.Context, id string, version int) (*template.Template, error) {
-	s.mu.Lock()
-	p, ok := s.parsed[parseKey(id, version)]
-	s.mu.Unlock()
-	if ok {
+	if p, ok := s.cachedParse(parseKey(id, version)); ok {
 		return p, nil
 	}
 	st, err := s.store.Template(ctx, id, version)
@@ -310,13 +307,17 @@ func (s *Service) templateVersion(ctx context.Context, id string, version int) (
 
 func parseKey(id string, version int) string { return id + "/" + strconv.Itoa(version) }
 
+func (s *Service) cachedParse(key string) (*template.Template, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.parsed[key]
+	return p, ok
+}
+
 // parse returns the parsed source of a stored version (cached: versions are immutable).
 func (s *Service) parse(t store.Template) (*template.Template, error) {
 	key := parseKey(t.ID, t.Version)
-	s.mu.Lock()
-	p, ok := s.parsed[key]
-	s.mu.Unlock()
-	if ok {
+	if p, ok := s.cachedParse(key); ok {
 		return p, nil
 	}
 	// Stored sources were checked at onboarding; figures are not checked again
